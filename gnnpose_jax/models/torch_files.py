@@ -1,0 +1,249 @@
+"""Reads PyTorch state dicts as NumPy arrays, safely and without torch.
+
+`.pth` files are pickles, and unpickling runs whatever callables the file names. The reader
+here is a restricted unpickler: it resolves only the handful of globals a tensor checkpoint
+needs (tensor rebuilders, storage types, OrderedDict) and refuses anything else *before* any
+of it is called. Both torch serialisations are read: the zip format (torch >= 1.6) and the
+legacy stream format of the 2019 model-zoo files. `.safetensors` files go through
+`safetensors.numpy`.
+"""
+
+from __future__ import annotations
+
+import collections
+import io
+import pickle
+import struct
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import ml_dtypes
+import numpy as np
+
+from gnnpose_jax.errors import ConversionError
+
+_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+_LEGACY_PROTOCOL = 1001
+
+_STORAGE_DTYPES = {
+    "FloatStorage": np.float32,
+    "DoubleStorage": np.float64,
+    "HalfStorage": np.float16,
+    "BFloat16Storage": ml_dtypes.bfloat16,
+    "LongStorage": np.int64,
+    "IntStorage": np.int32,
+    "ShortStorage": np.int16,
+    "CharStorage": np.int8,
+    "ByteStorage": np.uint8,
+    "BoolStorage": np.bool_,
+}
+
+
+class _StorageType:
+    """Stands in for `torch.FloatStorage` & co.: only its dtype matters."""
+
+    def __init__(self, name: str):
+        self.dtype = np.dtype(_STORAGE_DTYPES[name])
+
+
+class _Storage:
+    """A flat typed buffer; its bytes arrive after the pickle (legacy) or from the zip."""
+
+    def __init__(self, dtype: np.dtype, numel: int):
+        self.dtype, self.numel = dtype, numel
+        self.array: np.ndarray | None = None
+
+
+def _rebuild_tensor(storage: _Storage, offset: int, size, stride, *_args) -> _LazyTensor:
+    return _LazyTensor(storage, int(offset), tuple(size), tuple(stride))
+
+
+def _rebuild_parameter(data, *_args):
+    return data
+
+
+class _LazyTensor:
+    """A tensor view of a storage, materialised once the storage's bytes are known."""
+
+    def __init__(self, storage: _Storage, offset: int, size: tuple, stride: tuple):
+        self.storage, self.offset, self.size, self.stride = storage, offset, size, stride
+
+    def materialise(self, name: str) -> np.ndarray:
+        buf = self.storage.array
+        extent = self.offset + sum((n - 1) * s for n, s in zip(self.size, self.stride, strict=True)
+                                   if n > 0) + 1
+        if buf is None or (np.prod(self.size) > 0 and extent > buf.size):
+            raise ConversionError(f"{name}: tensor data is missing or truncated")
+        if not self.size:
+            return buf[self.offset].copy()
+        itemsize = buf.dtype.itemsize
+        view = np.lib.stride_tricks.as_strided(
+            buf[self.offset:], shape=self.size, strides=[s * itemsize for s in self.stride])
+        return np.ascontiguousarray(view)
+
+
+_ALLOWED_GLOBALS = {
+    ("collections", "OrderedDict"): collections.OrderedDict,
+    ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
+    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
+    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+    ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
+    ("torch", "Size"): tuple,
+}
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    """Resolves only tensor-checkpoint globals; everything else is refused unexecuted."""
+
+    def __init__(self, file, source: str, storages: dict[str, _Storage]):
+        super().__init__(file, encoding="latin1")
+        self.source, self.storages = source, storages
+
+    def find_class(self, module: str, name: str):
+        if module == "torch" and name in _STORAGE_DTYPES:
+            return _StorageType(name)
+        try:
+            return _ALLOWED_GLOBALS[(module, name)]
+        except KeyError:
+            raise ConversionError(
+                f"{self.source}: refusing to unpickle {module}.{name} (only tensor data is "
+                "read; save a plain state_dict of tensors)") from None
+
+    def persistent_load(self, pid):
+        if not isinstance(pid, tuple) or not pid or pid[0] not in ("storage", b"storage"):
+            raise ConversionError(f"{self.source}: unsupported persistent id {pid!r:.60}")
+        storage_type, key, _location, numel = pid[1:5]
+        if not isinstance(storage_type, _StorageType):
+            raise ConversionError(f"{self.source}: unsupported storage type {storage_type!r}")
+        key = str(key)
+        if key not in self.storages:
+            self.storages[key] = _Storage(storage_type.dtype, int(numel))
+        storage = self.storages[key]
+        view = pid[5] if len(pid) > 5 else None
+        if view is not None:
+            raise ConversionError(f"{self.source}: storage views are not supported")
+        return storage
+
+
+def _collect_tensors(obj: Any, source: str) -> dict[str, np.ndarray] | Any:
+    """Replaces lazy tensors in nested dicts by arrays."""
+    if isinstance(obj, _LazyTensor):
+        return obj.materialise(source)
+    if isinstance(obj, dict):
+        return {k: _collect_tensors(v, f"{source}:{k}") for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_collect_tensors(v, source) for v in obj)
+    return obj
+
+
+def _load_zip(path: Path) -> Any:
+    with zipfile.ZipFile(path) as zf:
+        names = zf.namelist()
+        pkl = [n for n in names if n.endswith("/data.pkl") or n == "data.pkl"]
+        if len(pkl) != 1:
+            raise ConversionError(f"{path}: zip archive without a torch data.pkl")
+        prefix = pkl[0][: -len("data.pkl")]
+        order = prefix + "byteorder"
+        if order in names and zf.read(order).decode().strip() != "little":
+            raise ConversionError(f"{path}: big-endian checkpoints are not supported")
+        storages: dict[str, _Storage] = {}
+        obj = _RestrictedUnpickler(io.BytesIO(zf.read(pkl[0])), str(path), storages).load()
+        for key, storage in storages.items():
+            name = f"{prefix}data/{key}"
+            if name not in names:
+                raise ConversionError(f"{path}: missing tensor data {name}")
+            raw = zf.read(name)
+            count = min(len(raw) // storage.dtype.itemsize, storage.numel)
+            storage.array = np.frombuffer(raw, dtype=storage.dtype, count=count)
+    return obj
+
+
+def _load_legacy(path: Path) -> Any:
+    with open(path, "rb") as f:
+        def header():
+            return _RestrictedUnpickler(f, str(path), {}).load()
+
+        if header() != _LEGACY_MAGIC:
+            raise ConversionError(f"{path}: not a PyTorch checkpoint (bad magic number)")
+        if header() != _LEGACY_PROTOCOL:
+            raise ConversionError(f"{path}: unsupported legacy torch protocol version")
+        header()  # sys_info: endianness and type sizes, all little/standard since 2017.
+        storages: dict[str, _Storage] = {}
+        obj = _RestrictedUnpickler(f, str(path), storages).load()
+        keys = _RestrictedUnpickler(f, str(path), {}).load()
+        for key in keys:
+            storage = storages.get(str(key))
+            if storage is None:
+                raise ConversionError(f"{path}: storage {key} listed but never used")
+            head = f.read(8)
+            if len(head) < 8:
+                raise ConversionError(f"{path}: truncated (storage {key})")
+            (numel,) = struct.unpack("<q", head)
+            raw = f.read(numel * storage.dtype.itemsize)
+            if len(raw) < numel * storage.dtype.itemsize:
+                raise ConversionError(f"{path}: truncated (storage {key})")
+            storage.array = np.frombuffer(raw, dtype=storage.dtype)
+    return obj
+
+
+def load_state_dict(path: str | Path) -> dict[str, np.ndarray]:
+    """Reads a flat `{key: array}` from `.pth` (zip or legacy), `.pt`, `.bin` or `.safetensors`.
+
+    Checkpoints that wrap the weights (`{"state_dict": ...}`, `{"model": ...}`) are unwrapped.
+
+    Raises:
+      ConversionError: the file is missing, truncated, unsafe or holds no tensors.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConversionError(f"{path}: no such file")
+    if path.suffix == ".safetensors":
+        return _load_safetensors(path)
+    try:
+        obj = _load_zip(path) if zipfile.is_zipfile(path) else _load_legacy(path)
+        obj = _collect_tensors(obj, str(path))
+    except ConversionError:
+        raise
+    except (pickle.UnpicklingError, EOFError, zipfile.BadZipFile, ValueError, TypeError,
+            struct.error, IndexError, AttributeError, KeyError, UnicodeDecodeError) as e:
+        raise ConversionError(f"{path}: unreadable or truncated checkpoint ({e})") from None
+    for wrapper in ("state_dict", "model"):
+        if isinstance(obj, dict) and isinstance(obj.get(wrapper), dict):
+            obj = obj[wrapper]
+            break
+    if not isinstance(obj, dict) or not obj:
+        raise ConversionError(f"{path}: holds no state_dict of tensors")
+    bad = [k for k, v in obj.items() if not isinstance(v, np.ndarray)]
+    if bad:
+        raise ConversionError(f"{path}: entries that are not tensors: {', '.join(bad[:5])}")
+    return dict(obj)
+
+
+def _load_safetensors(path: Path) -> dict[str, np.ndarray]:
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise ConversionError(f"{path}: unreadable safetensors file ({e})") from None
+
+
+def save_safetensors(state: dict[str, np.ndarray], path: str | Path) -> None:
+    """Writes `state` to `.safetensors` atomically (temp file, then rename)."""
+    import os
+    import tempfile
+
+    from safetensors.numpy import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file({k: np.ascontiguousarray(v) for k, v in state.items()}, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
