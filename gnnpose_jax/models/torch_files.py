@@ -76,7 +76,7 @@ class _LazyTensor:
         if buf is None or (np.prod(self.size) > 0 and extent > buf.size):
             raise ConversionError(f"{name}: tensor data is missing or truncated")
         if not self.size:
-            return buf[self.offset].copy()
+            return np.array(buf[self.offset])
         itemsize = buf.dtype.itemsize
         view = np.lib.stride_tricks.as_strided(
             buf[self.offset:], shape=self.size, strides=[s * itemsize for s in self.stride])
