@@ -231,6 +231,7 @@ def randomize_(model: nn.Module, seed: int, conv_gain: float = 0.6,
     gen = torch.Generator().manual_seed(seed)
 
     def uniform(t: torch.Tensor, low: float, high: float) -> torch.Tensor:
+        """Seeded uniform values shaped like `t`."""
         return torch.rand(t.shape, generator=gen, dtype=t.dtype) * (high - low) + low
 
     with torch.no_grad():
