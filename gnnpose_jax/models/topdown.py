@@ -1,0 +1,91 @@
+"""Top-down pose estimation: person boxes → crops → jitted HRNet → decoded image keypoints.
+
+Crops are run in chunks of a fixed `batch_size` (the last chunk padded), so a whole video
+compiles the forward once, whatever the number of boxes per frame.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import numpy as np
+
+from gnnpose_jax.data import transforms
+
+
+class Crops(NamedTuple):
+    """Network inputs for N boxes."""
+
+    images: np.ndarray  # (N, H, W, 3) float32, normalised
+    inverse: np.ndarray  # (N, 2, 3) crop → image
+
+
+class PoseEstimates(NamedTuple):
+    """Decoded poses for N boxes."""
+
+    keypoints: np.ndarray  # (N, K, 2) image pixels
+    scores: np.ndarray  # (N, K) heatmap peaks
+    features: np.ndarray | None  # (N, H/4, W/4, 3·W) when requested
+
+
+def make_crops(image: np.ndarray, boxes: np.ndarray, input_hw: tuple[int, int],
+               enlarge: float = transforms.BOX_ENLARGE) -> Crops:
+    """Affine-warps each box of `image` ((H, W, 3) uint8 RGB) to `input_hw` and normalises.
+
+    Args:
+      image: the frame.
+      boxes: (N, 4) `[x, y, w, h]`.
+      input_hw: network input `(H, W)`.
+      enlarge: box enlargement before the 3:4 aspect fix.
+    """
+    images = np.zeros((len(boxes), *input_hw, 3), np.float32)
+    inverse = np.zeros((len(boxes), 2, 3), np.float64)
+    for i, box in enumerate(boxes):
+        matrix, inverse[i] = transforms.box_crop_transform(box, input_hw, enlarge)
+        images[i] = transforms.normalize_image(transforms.warp_crop(image, matrix, input_hw))
+    return Crops(images, inverse)
+
+
+class TopDownEstimator:
+    """HRNet applied to person boxes, with optional flip test.
+
+    Args:
+      module: an `HRNet` (or anything whose apply returns `heatmaps` and `features`).
+      variables: its variables.
+      input_hw: network input `(H, W)`.
+      batch_size: crops per jitted call; the last chunk of a frame is padded to it.
+      flip_test: average with the mirrored crop's heatmaps (METHOD.md section 1 step 2).
+    """
+
+    def __init__(self, module, variables, input_hw: tuple[int, int] = (384, 288),
+                 batch_size: int = 8, flip_test: bool = False):
+        self.input_hw, self.batch_size, self.flip_test = tuple(input_hw), batch_size, flip_test
+        self.variables = jax.device_put(variables)
+        self._forward = jax.jit(lambda v, x: module.apply(v, x, train=False))
+
+    def run(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Heatmaps (N, h, w, K) and features (N, h, w, C) of normalised crops (N, H, W, 3)."""
+        n = len(images)
+        heat, feat = [], []
+        for start in range(0, max(n, 1), self.batch_size):
+            chunk = images[start:start + self.batch_size]
+            pad = self.batch_size - len(chunk)
+            if pad:
+                chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), chunk.dtype)])
+            out = self._forward(self.variables, chunk)
+            heat.append(np.asarray(out.heatmaps)[: self.batch_size - pad])
+            feat.append(np.asarray(out.features)[: self.batch_size - pad])
+        return np.concatenate(heat)[:n], np.concatenate(feat)[:n]
+
+    def estimate(self, image: np.ndarray, boxes: np.ndarray,
+                 with_features: bool = False) -> PoseEstimates:
+        """Poses for `boxes` ((N, 4) xywh) in `image` ((H, W, 3) uint8 RGB)."""
+        boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+        crops = make_crops(image, boxes, self.input_hw)
+        heatmaps, features = self.run(crops.images)
+        if self.flip_test and len(boxes):
+            flipped, _ = self.run(crops.images[:, :, ::-1].copy())
+            heatmaps = transforms.average_with_flip(heatmaps, flipped)
+        keypoints, scores = transforms.decode_heatmaps(heatmaps, crops.inverse, self.input_hw)
+        return PoseEstimates(keypoints, scores, features if with_features else None)
