@@ -1,0 +1,267 @@
+"""The online tracker of METHOD.md section 1: estimate, predict, match, merge, emit.
+
+Each frame: HRNet estimates a pose per person box; a `PosePredictor` (the GNN, or a hand-set
+one in tests) predicts each active track's pose from its recent history without looking at
+this frame's boxes; predictions and estimates are matched by the Hungarian algorithm on
+1 − OKS with a gate; matched pairs merge and keep the track id, unmatched estimates start
+tracks, unmatched predictions are emitted for people the detector missed, and pose NMS removes
+duplicates. Without a predictor (the baseline) tracks are associated by OKS against their last
+pose and unmatched tracks are not emitted.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+from typing import NamedTuple, Protocol
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from gnnpose_jax.data import joints
+from gnnpose_jax.errors import ConfigError
+from gnnpose_jax.tracking.oks import oks_matrix, pose_box_area
+
+MERGE_RULES = ("weighted", "max", "hrnet_only")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrackerConfig:
+    """Every threshold of the loop (METHOD.md section 1); configs set these.
+
+    Attributes:
+      history: n, frames of history a prediction may use.
+      joint_threshold: τ_joint, a history joint below this score is missing.
+      new_track_score: τ_new, the mean joint score an unmatched estimate needs to start a track.
+      keep_score: τ_keep, the mean joint score a prediction needs to be emitted unmatched.
+      max_misses: frames in a row a track may go without a detection before it ends.
+      oks_gate: pairs with OKS below this stay unmatched.
+      merge: "weighted" (score-weighted mean where both agree), "max" or "hrnet_only".
+      merge_agree: agreement distance for "weighted", as a fraction of the box diagonal.
+      nms_oks: of two outputs with OKS above this, the lower-scoring one is dropped.
+      min_box_score: detections below this score are ignored.
+      output_thresholds: per-joint (K,) or scalar score below which a joint is not written.
+    """
+
+    history: int = 3
+    joint_threshold: float = 0.2
+    new_track_score: float = 0.3
+    keep_score: float = 0.3
+    max_misses: int = 3
+    oks_gate: float = 0.3
+    merge: str = "weighted"
+    merge_agree: float = 0.1
+    nms_oks: float = 0.9
+    min_box_score: float = 0.0
+    output_thresholds: tuple[float, ...] | float = 0.2
+
+    def __post_init__(self):
+        if self.merge not in MERGE_RULES:
+            raise ConfigError(f"tracker.merge: expected one of {MERGE_RULES}, got {self.merge!r}")
+
+
+class Pose(NamedTuple):
+    """A pose in image pixels: keypoints (K, 2) and per-joint scores (K,)."""
+
+    keypoints: np.ndarray
+    scores: np.ndarray
+
+    @property
+    def score(self) -> float:
+        """Mean joint score."""
+        return float(np.mean(self.scores))
+
+
+class TrackedPose(NamedTuple):
+    """One emitted person: its track id, pose, and whether it came from the predictor alone."""
+
+    track_id: int
+    pose: Pose
+    recovered: bool
+
+
+@dataclasses.dataclass
+class Track:
+    """A tracked person: id, the last n (frame, pose) pairs emitted for it, missed frames."""
+
+    track_id: int
+    history: collections.deque
+    misses: int = 0
+
+    @property
+    def last_pose(self) -> Pose:
+        return self.history[-1][1]
+
+
+class PoseEstimator(Protocol):
+    """Estimates poses in person boxes (HRNet); `TopDownEstimator` is one."""
+
+    def estimate(self, image: np.ndarray, boxes: np.ndarray): ...
+
+
+class PosePredictor(Protocol):
+    """Predicts a track's pose in the current frame from its history (the GNN)."""
+
+    def predict(self, image: np.ndarray, frame_index: int, tracks: list[Track]
+                ) -> list[Pose | None]: ...
+
+    def observe(self, image: np.ndarray, frame_index: int, outputs: list[TrackedPose]) -> None:
+        """Called once per frame with what was emitted, so history features can be cached."""
+
+
+def _present(poses: list[Pose], threshold: float) -> np.ndarray:
+    return np.stack([p.scores >= threshold for p in poses]).reshape(len(poses), -1)
+
+
+def _oks(a: list[Pose], b: list[Pose], threshold: float) -> np.ndarray:
+    """OKS of each pose of `a` against each pose of `b`, with `b`'s box area as the scale."""
+    if not a or not b:
+        return np.zeros((len(a), len(b)))
+    ak, bk = np.stack([p.keypoints for p in a]), np.stack([p.keypoints for p in b])
+    ap, bp = _present(a, threshold), _present(b, threshold)
+    return oks_matrix(ak, ap, bk, bp, pose_box_area(bk, bp))
+
+
+def match(similarity: np.ndarray, gate: float) -> list[tuple[int, int]]:
+    """Hungarian assignment maximising similarity; pairs below `gate` are dropped."""
+    if similarity.size == 0:
+        return []
+    rows, cols = linear_sum_assignment(1.0 - similarity)
+    return [(r, c) for r, c in zip(rows, cols, strict=True) if similarity[r, c] >= gate]
+
+
+def merge_poses(predicted: Pose, estimated: Pose, rule: str, agree: float,
+                threshold: float) -> Pose:
+    """Merges a matched prediction and estimate joint by joint (METHOD.md section 1 step 5)."""
+    if rule == "hrnet_only":
+        return estimated
+    p, e = predicted, estimated
+    take_pred = p.scores > e.scores
+    keypoints = np.where(take_pred[:, None], p.keypoints, e.keypoints)
+    if rule == "weighted":
+        present = (p.scores >= threshold) & (e.scores >= threshold)
+        area_box = _box_diagonal(e, threshold)
+        close = np.linalg.norm(p.keypoints - e.keypoints, axis=1) < agree * area_box
+        both = present & close
+        w = p.scores / np.maximum(p.scores + e.scores, 1e-9)
+        mean = w[:, None] * p.keypoints + (1 - w[:, None]) * e.keypoints
+        keypoints = np.where(both[:, None], mean, keypoints)
+    return Pose(keypoints, np.maximum(p.scores, e.scores))
+
+
+def _box_diagonal(pose: Pose, threshold: float) -> float:
+    pts = pose.keypoints[pose.scores >= threshold]
+    if len(pts) < 2:
+        return 0.0
+    return float(np.linalg.norm(pts.max(0) - pts.min(0)))
+
+
+def pose_nms(outputs: list[TrackedPose], oks_threshold: float, joint_threshold: float
+             ) -> list[TrackedPose]:
+    """Drops the lower-scoring of any two outputs with OKS above `oks_threshold`."""
+    order = sorted(range(len(outputs)), key=lambda i: -outputs[i].pose.score)
+    poses = [outputs[i].pose for i in order]
+    sim = _oks(poses, poses, joint_threshold)
+    keep: list[int] = []
+    for i in range(len(order)):
+        if all(sim[i, j] <= oks_threshold and sim[j, i] <= oks_threshold for j in keep):
+            keep.append(i)
+    return [outputs[order[i]] for i in sorted(keep)]
+
+
+class OnlineTracker:
+    """Frame-by-frame tracking. `predictor=None` is the baseline.
+
+    Args:
+      estimator: HRNet on boxes (`estimate(image, boxes) -> (keypoints, scores, ...)`).
+      config: thresholds.
+      predictor: the pose-dynamics predictor, or None for the baseline.
+    """
+
+    def __init__(self, estimator: PoseEstimator, config: TrackerConfig,
+                 predictor: PosePredictor | None = None):
+        self.estimator, self.config, self.predictor = estimator, config, predictor
+        self.tracks: list[Track] = []
+        self._next_id = 0
+
+    def _new_track(self, frame_index: int, pose: Pose) -> Track:
+        track = Track(self._next_id, collections.deque(maxlen=self.config.history))
+        track.history.append((frame_index, pose))
+        self._next_id += 1
+        self.tracks.append(track)
+        return track
+
+    def step(self, frame_index: int, image: np.ndarray, boxes: np.ndarray) -> list[TrackedPose]:
+        """Processes one frame.
+
+        Args:
+          frame_index: the frame's position in the video.
+          image: (H, W, 3) uint8 RGB.
+          boxes: (N, 5) `[x, y, w, h, score]` person boxes (or (N, 4) without scores).
+
+        Returns:
+          The emitted people of this frame.
+        """
+        cfg = self.config
+        boxes = np.asarray(boxes, np.float64).reshape(-1, boxes.shape[-1] if len(boxes) else 5)
+        if boxes.shape[1] == 5:
+            boxes = boxes[boxes[:, 4] >= cfg.min_box_score, :4]
+        est = self.estimator.estimate(image, boxes)
+        estimates = [Pose(k.astype(np.float64), s.astype(np.float64))
+                     for k, s in zip(est[0], est[1], strict=True)]
+
+        active = [t for t in self.tracks if frame_index - t.history[-1][0] <= cfg.history]
+        if self.predictor is not None and active:
+            predictions = self.predictor.predict(image, frame_index, active)
+        else:
+            predictions = [None] * len(active)
+        # Without a prediction, a track is associated through its last pose but never emitted.
+        references = [p if p is not None else t.last_pose
+                      for t, p in zip(active, predictions, strict=True)]
+        pairs = match(_oks(references, estimates, cfg.joint_threshold), cfg.oks_gate)
+
+        outputs: list[TrackedPose] = []
+        matched_tracks, matched_estimates = set(), set()
+        for ti, ei in pairs:
+            track, prediction = active[ti], predictions[ti]
+            pose = estimates[ei]
+            if prediction is not None:
+                pose = merge_poses(prediction, pose, cfg.merge, cfg.merge_agree,
+                                   cfg.joint_threshold)
+            track.history.append((frame_index, pose))
+            track.misses = 0
+            outputs.append(TrackedPose(track.track_id, pose, recovered=False))
+            matched_tracks.add(ti)
+            matched_estimates.add(ei)
+
+        for ti, track in enumerate(active):
+            if ti in matched_tracks:
+                continue
+            track.misses += 1
+            prediction = predictions[ti]
+            if (prediction is not None and track.misses <= cfg.max_misses
+                    and prediction.score >= cfg.keep_score):
+                track.history.append((frame_index, prediction))
+                outputs.append(TrackedPose(track.track_id, prediction, recovered=True))
+
+        for ei, pose in enumerate(estimates):
+            if ei not in matched_estimates and pose.score >= cfg.new_track_score:
+                track = self._new_track(frame_index, pose)
+                outputs.append(TrackedPose(track.track_id, pose, recovered=False))
+
+        self.tracks = [t for t in self.tracks if t.misses <= cfg.max_misses
+                       and frame_index - t.history[-1][0] <= cfg.history]
+        outputs = pose_nms(outputs, cfg.nms_oks, cfg.joint_threshold)
+        if self.predictor is not None:
+            self.predictor.observe(image, frame_index, outputs)
+        return outputs
+
+
+def output_keypoints(pose: Pose, thresholds: np.ndarray | float) -> np.ndarray:
+    """(K, 3) [x, y, 1] rows for joints at or above their threshold, (0, 0, 0) for the rest."""
+    keep = pose.scores >= np.broadcast_to(np.asarray(thresholds, np.float64),
+                                          (joints.NUM_JOINTS,))
+    out = np.zeros((joints.NUM_JOINTS, 3))
+    out[keep, :2] = pose.keypoints[keep]
+    out[keep, 2] = 1.0
+    return out
