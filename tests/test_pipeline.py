@@ -1,0 +1,184 @@
+"""Grain pipelines over a tiny synthetic world: sources, references, batches, resumption."""
+
+import dataclasses
+import itertools
+import shutil
+from typing import NamedTuple
+
+import grain
+import numpy as np
+import pytest
+
+from gnnpose_jax.data import pipeline, posetrack, synthetic
+from gnnpose_jax.data.topdown_samples import TopDownConfig
+from gnnpose_jax.data.windows import WindowConfig
+from gnnpose_jax.errors import DataError
+
+TOPDOWN = TopDownConfig(input_hw=(32, 24))
+WINDOW = WindowConfig(input_hw=(32, 24))
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """2 train videos x 8 frames at 80x64, densely labeled; 1 val video labeled every 4th."""
+    root = tmp_path_factory.mktemp("world")
+    synthetic.generate_world(root, seed=3, num_videos=2, split="train", num_frames=8,
+                             image_hw=(64, 80))
+    synthetic.generate_world(root, seed=3, num_videos=1, split="val", num_frames=8,
+                             image_hw=(64, 80), label_every=4)
+    return root
+
+
+@pytest.fixture(scope="module")
+def source(world):
+    """The train split, read straight from the folder."""
+    return pipeline.folder_source(world, "train")
+
+
+def _batches(dataset, count=None):
+    """The first `count` batches (all if None) of a fresh iterator, which is then closed."""
+    iterator = iter(dataset)
+    try:
+        return list(itertools.islice(iterator, count))
+    finally:
+        iterator.close()
+
+
+def _assert_same(a, b):
+    """Two lists of batches hold equal arrays."""
+    assert len(a) == len(b)
+    for x, y in zip(a, b, strict=True):
+        for u, v in zip(x, y, strict=True):
+            np.testing.assert_array_equal(u, v)
+
+
+def test_person_and_window_refs_match_a_brute_force_count(world, source):
+    seqs = posetrack.read_sequences(world / "annotations" / "train")
+    people = [(s.name, f.frame_index, p.track_id) for s in seqs for f in s.frames
+              if f.is_labeled for p in f.people if p.present.any()]
+    assert len(pipeline.person_refs(source.index)) == len(people) > 0
+    expected = set()
+    for number, seq in enumerate(seqs):
+        poses = {(f.frame_index, p.track_id) for f in seq.frames if f.is_labeled
+                 for p in f.people if p.present.any()}
+        expected |= {(number, t, k) for t, k in poses
+                     if any((t - d, k) in poses for d in (1, 2, 3))}
+    refs = pipeline.window_refs(source.index, history=3)
+    assert {tuple(r) for r in refs.tolist()} == expected and len(refs) == len(expected)
+
+
+def test_batches_are_shaped_for_pmap(source):
+    config = pipeline.LoaderConfig(per_device_batch=3, num_devices=2)
+    batch = _batches(pipeline.topdown_loader(source, TOPDOWN, config), 1)[0]
+    assert batch.image.shape == (2, 3, 32, 24, 3) and batch.image.dtype == np.float32
+    assert batch.heatmaps.shape == (2, 3, 8, 6, 17)
+    assert batch.weights.shape == (2, 3, 17) and batch.matrix.shape == (2, 3, 2, 3)
+    window = _batches(pipeline.window_loader(source, WINDOW, config), 1)[0]
+    assert window.crops.shape == (2, 3, 4, 32, 24, 3)
+    assert window.history.shape == (2, 3, 3, 17, 3) and window.target.shape == (2, 3, 17, 3)
+    assert window.frame_valid[:, :, 0].all()
+
+
+class RefExample(NamedTuple):
+    """An example that is its own reference, to see what each shard gets."""
+
+    ref: np.ndarray
+
+
+class RefTransform(grain.transforms.RandomMap):
+    """reference -> RefExample."""
+
+    def random_map(self, element, rng):
+        """Ignores the generator."""
+        del rng
+        return RefExample(np.asarray(element))
+
+
+@pytest.mark.parametrize("num_refs", [23, 24])
+def test_shards_are_disjoint_and_equal(num_refs):
+    refs = np.arange(num_refs)
+    seen = []
+    for index in range(2):
+        config = pipeline.LoaderConfig(per_device_batch=2, num_devices=1, num_epochs=1,
+                                       shard_index=index, shard_count=2, seed=5)
+        seen.append(np.concatenate([b.ref.ravel() for b in
+                                    _batches(pipeline.make_loader(refs, RefTransform(), config))]))
+    assert len(seen[0]) == len(seen[1]) == num_refs // 4 * 2
+    assert not set(seen[0]) & set(seen[1])
+    whole = pipeline.LoaderConfig(per_device_batch=1, num_devices=1, num_epochs=2, seed=5)
+    epochs = np.concatenate([b.ref.ravel() for b in
+                             _batches(pipeline.make_loader(refs, RefTransform(), whole))])
+    first, second = epochs[:num_refs], epochs[num_refs:]
+    assert sorted(first) == sorted(second) == list(refs)
+    assert list(first) != list(second) and list(first) != list(refs)  # reshuffled per epoch
+
+
+def test_resumed_iterator_sees_the_same_batches(source):
+    config = pipeline.LoaderConfig(per_device_batch=4, num_devices=1, num_epochs=2, seed=1)
+    dataset = pipeline.topdown_loader(source, TOPDOWN, config)
+    full = _batches(dataset)
+    # Batches run on across the epoch boundary; only the stream's tail is dropped.
+    num_refs = len(pipeline.person_refs(source.index))
+    per_epoch = num_refs // 4
+    assert len(full) == 2 * num_refs // 4
+    for stop in (3, per_epoch + 1):  # mid first epoch, and into the second
+        iterator = iter(dataset)
+        for _ in range(stop):
+            next(iterator)
+        state = iterator.get_state()
+        resumed = iter(dataset)
+        resumed.set_state(state)
+        _assert_same(list(resumed), full[stop:])
+    other = pipeline.topdown_loader(source, TOPDOWN, dataclasses.replace(config, seed=2))
+    assert not np.array_equal(_batches(other, 1)[0].image, full[0].image)
+
+
+def test_one_worker_gives_the_same_batches_and_resumes(source):
+    config = pipeline.LoaderConfig(per_device_batch=2, num_devices=1, seed=4)
+    in_process = _batches(pipeline.window_loader(source, WINDOW, config), 5)
+    dataset = pipeline.window_loader(source, WINDOW, dataclasses.replace(config, num_workers=1))
+    iterator = iter(dataset)
+    try:
+        _assert_same([next(iterator) for _ in range(2)], in_process[:2])
+        state = iterator.get_state()
+    finally:
+        iterator.close()
+    resumed = iter(dataset)
+    try:
+        resumed.set_state(state)
+        _assert_same([next(resumed) for _ in range(3)], in_process[2:])
+    finally:
+        resumed.close()
+
+
+def test_missing_image_names_its_path(world, tmp_path):
+    copy = tmp_path / "world"
+    shutil.copytree(world, copy)
+    missing = copy / "images" / "train" / "000001_mpii_train" / "000002.jpg"
+    missing.unlink()
+    frames = pipeline.folder_source(copy, "train")
+    config = pipeline.LoaderConfig(per_device_batch=1, num_devices=1, num_epochs=1,
+                                   shuffle=False)
+    with pytest.raises(DataError, match=str(missing)):
+        _batches(pipeline.topdown_loader(frames, TOPDOWN, config))
+
+
+def test_empty_or_missing_splits_are_data_errors(world, tmp_path):
+    config = pipeline.LoaderConfig(per_device_batch=1, num_devices=1)
+    with pytest.raises(DataError, match="annotations/test"):
+        pipeline.folder_source(world, "test")
+    # Val is labeled every 4th frame: no window has a pose in t-3 ... t-1.
+    val = pipeline.folder_source(world, "val")
+    with pytest.raises(DataError, match="no examples"):
+        pipeline.window_loader(val, WINDOW, config)
+    empty = tmp_path / "empty"
+    (empty / "annotations" / "train").mkdir(parents=True)
+    with pytest.raises(DataError, match="no .json"):
+        pipeline.folder_source(empty, "train")
+    seq = posetrack.read_sequences(world / "annotations" / "train")[0]
+    for frame in seq.frames:
+        frame.is_labeled, frame.people = False, []
+    posetrack.write_sequences([seq], tmp_path / "unlabeled" / "annotations" / "train")
+    unlabeled = pipeline.folder_source(tmp_path / "unlabeled", "train")
+    with pytest.raises(DataError, match="no examples"):
+        pipeline.topdown_loader(unlabeled, TOPDOWN, config)
