@@ -1,0 +1,80 @@
+"""Decoding candidate probabilities into image poses (METHOD.md section 3 decoding; jittable).
+
+For joint k, P_k is the class-k probability of every candidate on the grid. The joint is at the
+argmax, moved 0.25 cell towards the higher neighbour along each axis that has both neighbours,
+then mapped from candidate-grid units back to the image through the crop's inverse affine. Its
+score is P_k at the argmax. `grid.candidate_targets` is the matching encoder.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import jraph
+import numpy as np
+
+from gnnpose_jax.graphs.grid import CandidateGrid, image_to_grid_affine, invert_affine
+from gnnpose_jax.graphs.layout import candidate_grid_values
+
+
+def grid_to_image_affines(affines: np.ndarray, grid: CandidateGrid) -> np.ndarray:
+    """Host side: (B, 2, 3) image -> crop affines to (B, 2, 3) candidate-grid -> image affines."""
+    return np.stack([invert_affine(image_to_grid_affine(a, grid)) for a in np.asarray(affines)])
+
+
+def decode_grid(
+    probs: jnp.ndarray, grid_to_image: jnp.ndarray, shift: float = 0.25
+) -> jnp.ndarray:
+    """Decodes per-joint probability grids into image joints.
+
+    Args:
+      probs: (B, Hc, Wc, K) class probabilities P_k on the candidate grid.
+      grid_to_image: (B, 2, 3) candidate-grid -> image affines (`grid_to_image_affines`).
+      shift: the sub-cell refinement step, in cells.
+
+    Returns:
+      (B, K, 3) image (x, y, score).
+    """
+    b, hc, wc, k = probs.shape
+    grid_to_image = jnp.asarray(grid_to_image, jnp.float32)
+    flat = probs.reshape(b, hc * wc, k)
+    best = jnp.argmax(flat, axis=1)  # (B, K)
+    row, col = best // wc, best % wc
+    score = jnp.take_along_axis(flat, best[:, None, :], axis=1)[:, 0]
+
+    def value(r, c):
+        """P_k at (r, c) per (B, K), clipped into the grid."""
+        idx = jnp.clip(r, 0, hc - 1) * wc + jnp.clip(c, 0, wc - 1)
+        return jnp.take_along_axis(flat, idx[:, None, :], axis=1)[:, 0]
+
+    dx = jnp.where((col > 0) & (col < wc - 1),
+                   jnp.sign(value(row, col + 1) - value(row, col - 1)), 0.0)
+    dy = jnp.where((row > 0) & (row < hc - 1),
+                   jnp.sign(value(row + 1, col) - value(row - 1, col)), 0.0)
+    xy = jnp.stack([col + shift * dx, row + shift * dy], axis=-1).astype(jnp.float32)
+    image = jnp.einsum("bij,bkj->bki", grid_to_image[:, :, :2], xy) + grid_to_image[:, None, :, 2]
+    return jnp.concatenate([image, score[..., None].astype(image.dtype)], axis=-1)
+
+
+def decode_poses(
+    logits: jnp.ndarray,
+    graphs: jraph.GraphsTuple,
+    grid_to_image: jnp.ndarray,
+    grid: CandidateGrid,
+    shift: float = 0.25,
+) -> jnp.ndarray:
+    """Decodes the GNN's candidate logits of a batch into one pose per graph.
+
+    Args:
+      logits: (N, K + 1) per-node logits (background last).
+      graphs: the padded batch the logits came from.
+      grid_to_image: (B, 2, 3) candidate-grid -> image affines of the first B graphs' crops.
+      grid: the candidate grid.
+      shift: the sub-cell refinement step, in cells.
+
+    Returns:
+      (B, K, 3) image (x, y, score) of the first B (real) graphs.
+    """
+    probs = jax.nn.softmax(logits.astype(jnp.float32), axis=-1)[:, :-1]
+    grids = candidate_grid_values(probs, graphs, grid.shape)[:grid_to_image.shape[0]]
+    return decode_grid(grids, grid_to_image, shift)

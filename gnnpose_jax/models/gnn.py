@@ -1,0 +1,379 @@
+"""The pose-dynamics GNN (METHOD.md section 3) in Flax linen, and its candidate loss.
+
+Interface: `GnnPose(config).apply(variables, graphs, features)` returns (N, K + 1) logits for
+every node of a padded batch from `graphs.batch_graphs` (background last; only candidate rows
+mean anything). `features` is (B, n + 1, Hf, Wf, 3W): graph b's HRNet feature maps, slot 0 the
+current crop and slot f the crop of frame t - f (`build.py`'s `sample_frame`). B may be smaller
+than the graph budget; padding graphs read graph B - 1's maps and are masked downstream.
+`features` may be None when the visual cue is off.
+
+Attention comes in two formulations of the same math (`GnnConfig.attention_impl`):
+- "segment": per-edge gathers and segment softmax over (receiver, edge type).
+- "dense": per-graph blocks (`layout.DenseLayout`) with edge masks: joints against the graph's
+  n * K joint slots; candidates against the K slots of the most recent frame and their 8 grid
+  neighbours (grid shifts, no gathers). It relies on `build_graph`'s node layout and is the
+  faster, so the default (benchmarks/bench_gnn.py: about 3x on CPU at the tiny config).
+On accelerators whose default float32 matmul precision is reduced (TF32), the two agree only
+to that precision.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import jraph
+import numpy as np
+
+from gnnpose_jax.errors import ConfigError
+from gnnpose_jax.graphs.build import NUM_EDGE_TYPES, GraphSpec
+from gnnpose_jax.graphs.grid import NEIGHBOUR_OFFSETS
+from gnnpose_jax.graphs.layout import (
+    DenseLayout,
+    SegmentGeometry,
+    candidate_mask,
+    dense_layout,
+    grid_neighbours,
+    node_graph_index,
+    segment_geometry,
+)
+
+ATTENTION_IMPLS = ("segment", "dense")
+LOSSES = ("weighted_ce", "focal")
+
+
+@dataclasses.dataclass(frozen=True)
+class GnnConfig:
+    """Architecture switches of the GNN; every [ours] choice of METHOD.md is one.
+
+    Attributes:
+      graph: the graph settings (history n, K, candidate grid and stride).
+      hidden: D, the node feature width.
+      layers: L, the number of attention layers.
+      heads: H, attention heads per edge type.
+      typed_edges: separate weights and softmax per edge type; off treats all edges as one type.
+      relative_position_bias: subtract softplus(w_{e,h}) * |p_i - p_j|^2 from the logits.
+      distance_weight_init: (lowest, highest) initial softplus(w); heads are spaced
+        geometrically between them, so heads start at different spatial ranges [ours].
+      use_visual: the sampled HRNet feature cue.
+      use_position: the (dx, dy, score) cue.
+      use_type: the joint-type embedding cue.
+      attention_impl: "segment" or "dense" (identical outputs).
+    """
+
+    graph: GraphSpec
+    hidden: int = 128
+    layers: int = 4
+    heads: int = 4
+    typed_edges: bool = True
+    relative_position_bias: bool = True
+    distance_weight_init: tuple[float, float] = (1.0, 1000.0)
+    use_visual: bool = True
+    use_position: bool = True
+    use_type: bool = True
+    attention_impl: str = "dense"
+
+    def __post_init__(self):
+        """Rejects inconsistent settings with one line naming the field."""
+        if self.hidden < 1 or self.heads < 1 or self.hidden % self.heads:
+            raise ConfigError(
+                f"gnn.hidden {self.hidden} must be a positive multiple of gnn.heads {self.heads}")
+        if self.layers < 0:
+            raise ConfigError(f"gnn.layers {self.layers} must be >= 0")
+        if self.attention_impl not in ATTENTION_IMPLS:
+            raise ConfigError(
+                f"gnn.attention_impl {self.attention_impl!r} must be one of {ATTENTION_IMPLS}")
+        if not (self.use_visual or self.use_position or self.use_type):
+            raise ConfigError("gnn.use_visual, use_position and use_type are all off; need one")
+        lo, hi = self.distance_weight_init
+        if not 0 < lo <= hi:
+            raise ConfigError(f"gnn.distance_weight_init {self.distance_weight_init} must be "
+                              "0 < lowest <= highest")
+
+    @property
+    def num_edge_types(self) -> int:
+        """T: 2 with typed edges, else 1."""
+        return NUM_EDGE_TYPES if self.typed_edges else 1
+
+
+class Mlp(nn.Module):
+    """Two dense layers with a ReLU between them."""
+
+    hidden: int
+    out: int
+
+    @nn.compact
+    def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
+        """(..., F) -> (..., out)."""
+        return nn.Dense(self.out, name="out")(nn.relu(nn.Dense(self.hidden, name="hidden")(x)))
+
+
+def sample_features(
+    features: jnp.ndarray, graph: jnp.ndarray, frame: jnp.ndarray, xy: jnp.ndarray
+) -> jnp.ndarray:
+    """Bilinearly samples feature maps at node positions, zero outside the map.
+
+    Args:
+      features: (B, F, Hf, Wf, C) feature maps, F per graph.
+      graph: (N,) graph index of each node, clipped into 0..B-1.
+      frame: (N,) which of the graph's F maps the node reads.
+      xy: (N, 2) feature-grid (x, y); integer values are cell centres.
+
+    Returns:
+      (N, C) sampled features.
+    """
+    b, f, hf, wf, ch = features.shape
+    flat = features.reshape(-1, ch)
+    base = (jnp.clip(graph, 0, b - 1) * f + jnp.clip(frame, 0, f - 1)) * hf
+    x0, y0 = jnp.floor(xy[:, 0]), jnp.floor(xy[:, 1])
+    fx, fy = xy[:, 0] - x0, xy[:, 1] - y0
+    x0, y0 = x0.astype(jnp.int32), y0.astype(jnp.int32)
+    out = jnp.zeros((xy.shape[0], ch), features.dtype)
+    for dy, wy in ((0, 1.0 - fy), (1, fy)):
+        for dx, wx in ((0, 1.0 - fx), (1, fx)):
+            xi, yi = x0 + dx, y0 + dy
+            inside = (xi >= 0) & (xi < wf) & (yi >= 0) & (yi < hf)
+            idx = (base + jnp.clip(yi, 0, hf - 1)) * wf + jnp.clip(xi, 0, wf - 1)
+            out = out + flat[idx] * jnp.where(inside, wx * wy, 0.0)[:, None].astype(out.dtype)
+    return out
+
+
+def segment_attention(
+    q: jnp.ndarray,
+    k: jnp.ndarray,
+    v: jnp.ndarray,
+    distance_weight: jnp.ndarray | None,
+    geometry: SegmentGeometry,
+) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """Typed multi-head attention with segment ops over (receiver, edge type).
+
+    Args:
+      q, k, v: (N, T, H, Dh) per-type projections of every node.
+      distance_weight: (T, H) softplus(w), or None for no distance term.
+      geometry: the batch's edges, sorted by (receiver, type).
+
+    Returns:
+      (N, T, H, Dh) attention-weighted sums, and (N, T) bool: the node has edges of type t.
+    """
+    n, t, heads, dh = q.shape
+    seg = geometry.receivers * t + geometry.types
+    src = geometry.senders * t + geometry.types
+    q, k, v = (x.reshape(n * t, heads, dh) for x in (q, k, v))
+    logits = jnp.sum(q[seg] * k[src], axis=-1) / math.sqrt(dh)  # (E, H)
+    if distance_weight is not None:
+        logits = logits - distance_weight[geometry.types] * geometry.d2[:, None]
+    # The softmax is shift-invariant, so the peak needs no gradient.
+    peak = jax.lax.stop_gradient(
+        jax.ops.segment_max(logits, seg, n * t, indices_are_sorted=True))
+    weights = jnp.exp(logits - peak[seg])
+    denom = jax.ops.segment_sum(weights, seg, n * t, indices_are_sorted=True)
+    total = jax.ops.segment_sum(weights[..., None] * v[src], seg, n * t, indices_are_sorted=True)
+    has = denom[:, 0] > 0
+    agg = total / jnp.where(has[:, None], denom, 1.0)[..., None]
+    return agg.reshape(n, t, heads, dh), has.reshape(n, t)
+
+
+def _masked_softmax(
+    logits: jnp.ndarray, mask: jnp.ndarray, axis: int
+) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """Softmax over `axis` restricted to `mask`; all-masked rows give zeros (and False)."""
+    masked = jnp.where(mask, logits, -jnp.inf)
+    peak = jax.lax.stop_gradient(jnp.max(masked, axis=axis, keepdims=True))
+    weights = jnp.exp(masked - jnp.where(jnp.isfinite(peak), peak, 0.0))
+    denom = jnp.sum(weights, axis=axis, keepdims=True)
+    has = denom > 0
+    return weights / jnp.where(has, denom, 1.0), jnp.squeeze(has, axis)
+
+
+def dense_attention(
+    q: jnp.ndarray,
+    k: jnp.ndarray,
+    v: jnp.ndarray,
+    distance_weight: jnp.ndarray | None,
+    layout: DenseLayout,
+    grid_shape: tuple[int, int],
+) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """The same attention as `segment_attention`, computed in per-graph dense blocks.
+
+    Args:
+      q, k, v: (N, T, H, Dh) per-type projections of every node.
+      distance_weight: (T, H) softplus(w), or None for no distance term.
+      layout: the batch's dense blocks.
+      grid_shape: (Hc, Wc), the candidate grid.
+
+    Returns:
+      (N, T, H, Dh) attention-weighted sums, and (N, T) bool: the node has edges of type t.
+    """
+    n, t, heads, dh = q.shape
+    g = layout.slot_node.shape[0]
+    s = layout.joint_mask.shape[-1]
+    recent = layout.candidate_mask.shape[-1] - len(NEIGHBOUR_OFFSETS)
+    hc, wc = grid_shape
+    c = hc * wc
+    slots = jnp.clip(layout.slot_node, 0, n - 1)
+    # (G, T, H, R, Dh): slots on the minor axes, so the blocks are plain batched matmuls.
+    q, k, v = (x[slots].transpose(0, 2, 3, 1, 4) for x in (q, k, v))
+    scale = 1.0 / math.sqrt(dh)
+
+    def neighbours(x):
+        """Candidate values x (G, T, H, C, Dh) -> their grid neighbours (G, T, H, C, 8, Dh)."""
+        x = grid_neighbours(x.reshape(g, t, heads, hc, wc, dh), row_axis=3)
+        return x.reshape(g, t, heads, c, len(NEIGHBOUR_OFFSETS), dh)
+
+    kj, vj, qc = k[..., :s, :], v[..., :s, :], q[..., s:, :]
+    joint_logits = jnp.einsum("gthrd,gthsd->gthrs", q[..., :s, :], kj) * scale
+    recent_logits = jnp.einsum("gthcd,gthsd->gthcs", qc, kj[..., :recent, :]) * scale
+    near_logits = jnp.einsum("gthcd,gthcod->gthco", qc, neighbours(k[..., s:, :])) * scale
+    cand_logits = jnp.concatenate([recent_logits, near_logits], axis=-1)
+    if distance_weight is not None:
+        w = distance_weight[None, :, :, None, None]
+        joint_logits = joint_logits - w * layout.joint_d2[:, None, None]
+        cand_logits = cand_logits - w * layout.candidate_d2[:, None, None]
+    joint_alpha, joint_has = _masked_softmax(joint_logits, layout.joint_mask[:, :, None], -1)
+    cand_alpha, cand_has = _masked_softmax(cand_logits, layout.candidate_mask[:, :, None], -1)
+    joint_out = jnp.einsum("gthrs,gthsd->gthrd", joint_alpha, vj)
+    cand_out = jnp.einsum("gthcs,gthsd->gthcd", cand_alpha[..., :recent], vj[..., :recent, :])
+    cand_out = cand_out + jnp.einsum("gthco,gthcod->gthcd", cand_alpha[..., recent:],
+                                     neighbours(v[..., s:, :]))
+    out = jnp.concatenate([joint_out, cand_out], axis=3).transpose(0, 3, 1, 2, 4)
+    has = jnp.concatenate([joint_has, cand_has], axis=-1)[:, :, 0].transpose(0, 2, 1)
+    agg = jnp.zeros((n, t, heads, dh), out.dtype).at[layout.slot_node].set(out, mode="drop")
+    has = jnp.zeros((n, t), bool).at[layout.slot_node].set(has, mode="drop")
+    return agg, has
+
+
+def _distance_weight_init(lowest: float, highest: float):
+    """Initialiser of w (T, H) with softplus(w) spaced geometrically over heads."""
+
+    def init(key, shape, dtype=jnp.float32):
+        """Deterministic: the key is unused."""
+        del key
+        target = np.geomspace(lowest, highest, shape[-1])
+        w = target + np.log(-np.expm1(-target))  # inverse softplus, stable for large targets
+        return jnp.broadcast_to(jnp.asarray(w, dtype), shape)
+
+    return init
+
+
+class TypedAttention(nn.Module):
+    """One GNN layer: typed multi-head attention, per-type message MLPs, residual update."""
+
+    config: GnnConfig
+
+    @nn.compact
+    def __call__(self, h: jnp.ndarray, geometry: SegmentGeometry | DenseLayout) -> jnp.ndarray:
+        """(N, D) node features -> (N, D) updated features."""
+        cfg = self.config
+        t, heads = cfg.num_edge_types, cfg.heads
+        dh = cfg.hidden // heads
+        q, k, v = (nn.DenseGeneral((t, heads, dh), name=name)(h)
+                   for name in ("query", "key", "value"))
+        weight = None
+        if cfg.relative_position_bias:
+            w = self.param("distance_weight", _distance_weight_init(*cfg.distance_weight_init),
+                           (t, heads))
+            weight = jax.nn.softplus(w)
+        if cfg.attention_impl == "dense":
+            agg, has = dense_attention(q, k, v, weight, geometry, cfg.graph.grid.shape)
+        else:
+            agg, has = segment_attention(q, k, v, weight, geometry)
+        n = h.shape[0]
+        message = sum(
+            Mlp(cfg.hidden, cfg.hidden, name=f"message_{e}")(agg[:, e].reshape(n, cfg.hidden))
+            * has[:, e, None]
+            for e in range(t))
+        update = Mlp(cfg.hidden, cfg.hidden, name="update")(jnp.concatenate([h, message], -1))
+        return nn.LayerNorm(name="norm")(h + update)
+
+
+class GnnPose(nn.Module):
+    """Cue MLPs, L typed attention layers and the K + 1-class head (module docstring)."""
+
+    config: GnnConfig
+
+    @nn.compact
+    def __call__(
+        self, graphs: jraph.GraphsTuple, features: jnp.ndarray | None = None
+    ) -> jnp.ndarray:
+        """Padded batch (N nodes) and (B, n + 1, Hf, Wf, C) features -> (N, K + 1) logits."""
+        cfg = self.config
+        nodes = graphs.nodes
+        cues = []
+        if cfg.use_visual:
+            if features is None:
+                raise ValueError("GnnPose: use_visual is on but no features were given")
+            visual = sample_features(features, node_graph_index(graphs), nodes["sample_frame"],
+                                     nodes["sample_xy"])
+            cues.append(Mlp(cfg.hidden, cfg.hidden, name="visual_mlp")(visual))
+        if cfg.use_type:
+            embedded = nn.Embed(cfg.graph.num_joints + 1, cfg.hidden, name="type_embed")(
+                nodes["joint_type"])
+            cues.append(Mlp(cfg.hidden, cfg.hidden, name="type_mlp")(embedded))
+        if cfg.use_position:
+            position = jnp.concatenate([nodes["pos"], nodes["score"][:, None]], axis=-1)
+            cues.append(Mlp(cfg.hidden, cfg.hidden, name="position_mlp")(position))
+        h = sum(cues) / len(cues)
+        if cfg.attention_impl == "dense":
+            geometry = dense_layout(graphs, cfg.graph, cfg.typed_edges)
+        else:
+            geometry = segment_geometry(graphs, cfg.typed_edges)
+        for i in range(cfg.layers):
+            h = TypedAttention(cfg, name=f"layer_{i}")(h, geometry)
+        return Mlp(cfg.hidden, cfg.graph.num_joints + 1, name="head")(h)
+
+
+def _balanced_weights(
+    valid: jnp.ndarray, background: jnp.ndarray, graph: jnp.ndarray, n_graph: int
+) -> jnp.ndarray:
+    """Per-candidate weights giving foreground and background equal weight in each graph.
+
+    In a graph with n_fg foreground and n_bg background candidates (n = n_fg + n_bg), they
+    weigh n / (2 n_fg) and n / (2 n_bg), so each class sums to n / 2; a graph with only one
+    class weighs 1 per candidate. Either way a graph's weights sum to n.
+    """
+    fg, bg = valid & ~background, valid & background
+    n_fg = jax.ops.segment_sum(fg.astype(jnp.float32), graph, n_graph)
+    n_bg = jax.ops.segment_sum(bg.astype(jnp.float32), graph, n_graph)
+    both = (n_fg > 0) & (n_bg > 0)
+    total = n_fg + n_bg
+    w_fg = jnp.where(both, total / (2.0 * jnp.maximum(n_fg, 1.0)), 1.0)
+    w_bg = jnp.where(both, total / (2.0 * jnp.maximum(n_bg, 1.0)), 1.0)
+    return jnp.where(fg, w_fg[graph], 0.0) + jnp.where(bg, w_bg[graph], 0.0)
+
+
+def candidate_loss(
+    logits: jnp.ndarray,
+    graphs: jraph.GraphsTuple,
+    kind: str = "weighted_ce",
+    focal_gamma: float = 2.0,
+) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """The candidate classification loss of a batch (METHOD.md section 3), unnormalised.
+
+    Only candidates of real graphs with a target (>= 0) count.
+
+    Args:
+      logits: (N, K + 1) from `GnnPose`.
+      graphs: the padded batch, with `target` in its nodes.
+      kind: "weighted_ce" (class-balanced per graph) or "focal" (unweighted focal loss).
+      focal_gamma: the focal exponent.
+
+    Returns:
+      (loss sum, count): the summed per-candidate losses and the number of counted candidates,
+      which is also the sum of the weighted-CE weights. Divide the global sums.
+    """
+    if kind not in LOSSES:
+        raise ConfigError(f"gnn.loss {kind!r} must be one of {LOSSES}")
+    target = graphs.nodes["target"]
+    valid = candidate_mask(graphs) & (target >= 0)
+    log_p = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
+    log_p = jnp.take_along_axis(log_p, jnp.clip(target, 0)[:, None], axis=-1)[:, 0]
+    if kind == "weighted_ce":
+        weight = _balanced_weights(valid, target == logits.shape[-1] - 1,
+                                   node_graph_index(graphs), graphs.n_node.shape[0])
+        per = -weight * log_p
+    else:
+        per = -((1.0 - jnp.exp(log_p)) ** focal_gamma) * log_p
+    return jnp.sum(jnp.where(valid, per, 0.0)), jnp.sum(valid).astype(jnp.float32)
