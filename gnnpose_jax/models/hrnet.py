@@ -215,6 +215,11 @@ class HRNet(nn.Module):
     @nn.compact
     def __call__(self, images: jax.Array, train: bool = False) -> HRNetOutput:
         cfg = self.config
+        if images.shape[1] % 32 or images.shape[2] % 32:
+            from gnnpose_jax.errors import ConfigError
+
+            raise ConfigError(f"HRNet input {images.shape[1]}x{images.shape[2]} (HxW): both "
+                              "sides must be multiples of 32 (e.g. 384x288, 256x192, 128x96)")
         L = _Layers(train=train, fold_bn=self.fold_bn, dtype=self.dtype)
         kw = dict(train=train, fold_bn=self.fold_bn, dtype=self.dtype)
         x = images.astype(self.dtype)
