@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import time
 from typing import NamedTuple, Protocol
 
 import numpy as np
@@ -183,6 +184,8 @@ class OnlineTracker:
         self.estimator, self.config, self.predictor = estimator, config, predictor
         self.tracks: list[Track] = []
         self._next_id = 0
+        #: Seconds spent per stage: "hrnet", "gnn" (predict + observe), "match" (the rest).
+        self.timings = collections.Counter()
 
     def _new_track(self, frame_index: int, pose: Pose) -> Track:
         track = Track(self._next_id, collections.deque(maxlen=self.config.history))
@@ -206,7 +209,10 @@ class OnlineTracker:
         boxes = np.asarray(boxes, np.float64).reshape(-1, boxes.shape[-1] if len(boxes) else 5)
         if boxes.shape[1] == 5:
             boxes = boxes[boxes[:, 4] >= cfg.min_box_score, :4]
+        t0 = time.perf_counter()
         est = self.estimator.estimate(image, boxes)
+        t1 = time.perf_counter()
+        self.timings["hrnet"] += t1 - t0
         estimates = [Pose(k.astype(np.float64), s.astype(np.float64))
                      for k, s in zip(est[0], est[1], strict=True)]
 
@@ -215,6 +221,8 @@ class OnlineTracker:
             predictions = self.predictor.predict(image, frame_index, active)
         else:
             predictions = [None] * len(active)
+        t2 = time.perf_counter()
+        self.timings["gnn"] += t2 - t1
         # Without a prediction, a track is associated through its last pose but never emitted.
         references = [p if p is not None else t.last_pose
                       for t, p in zip(active, predictions, strict=True)]
@@ -252,8 +260,11 @@ class OnlineTracker:
         self.tracks = [t for t in self.tracks if t.misses <= cfg.max_misses
                        and frame_index - t.history[-1][0] <= cfg.history]
         outputs = pose_nms(outputs, cfg.nms_oks, cfg.joint_threshold)
+        t3 = time.perf_counter()
+        self.timings["match"] += t3 - t2
         if self.predictor is not None:
             self.predictor.observe(image, frame_index, outputs)
+            self.timings["gnn"] += time.perf_counter() - t3
         return outputs
 
 
