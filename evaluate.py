@@ -1,5 +1,11 @@
 """Scores PoseTrack predictions: per-joint AP and MOTA with the official toolkit's semantics.
 
+Tracker mode (run the tracker on a split with a run's trained networks, then score it):
+
+    python evaluate.py --config configs/NAME.py --workdir DIR [--split val] [--no-gnn]
+        [--compare-baseline] [--data DIR] [--boxes detections|gt] [--detections FILE]
+        [--predictions-out PRED] [--output OUT.json] [--render DIR]
+
 Metrics mode:
 
     python evaluate.py --ground-truth GT --predictions PRED --output OUT.json
@@ -41,7 +47,70 @@ def build_parser() -> argparse.ArgumentParser:
     metrics.add_argument("--converted-out", type=Path, metavar="DIR",
                          help="also write the inputs, converted to --format, to "
                               "DIR/ground_truth and DIR/predictions")
+    tracker = parser.add_argument_group("tracker mode (run the tracker on a split, then score)")
+    tracker.add_argument("--config", help="the run's config file (data and tracker settings)")
+    tracker.add_argument("--workdir", type=Path,
+                         help="the run's folder: its hrnet/ and gnn/ exports are used")
+    tracker.add_argument("--split", default="val")
+    tracker.add_argument("--data", type=Path, metavar="DIR",
+                         help="a PoseTrack-layout folder to track instead of the config's data")
+    tracker.add_argument("--boxes", choices=("detections", "gt"), default="detections",
+                         help="person boxes from a detections file, or GT boxes (oracle)")
+    tracker.add_argument("--detections", type=Path, metavar="FILE",
+                         help="COCO detections (default DATA/detections/SPLIT.json)")
+    tracker.add_argument("--no-gnn", action="store_true", help="the baseline tracker")
+    tracker.add_argument("--compare-baseline", action="store_true",
+                         help="run with and without the GNN and print both with the difference")
+    tracker.add_argument("--predictions-out", type=Path, metavar="PRED",
+                         help="write the tracker's predictions here (one JSON per sequence)")
+    tracker.add_argument("--render", type=Path, metavar="DIR",
+                         help="render the first --render-limit sequences (of the GNN run) to "
+                              "DIR/<sequence>.mp4, plus the frame with most recovered people "
+                              "as DIR/<sequence>.png")
+    tracker.add_argument("--render-limit", type=int, default=1)
     return parser
+
+
+def run_tracker(args: argparse.Namespace) -> int:
+    """Tracker mode: track the split (with and/or without the GNN), score, print, write."""
+    from gnnpose_jax.evaluation.report import format_comparison
+    from gnnpose_jax.tracking.config import tracker_config
+    from gnnpose_jax.tracking.split import (
+        box_source,
+        dataset_folder,
+        load_models,
+        read_split,
+        track_split,
+    )
+    from gnnpose_jax.training.config import load_config_file
+
+    config = load_config_file(args.config)
+    root = dataset_folder(config.data, args.workdir, args.data)
+    sequences = read_split(root, args.split)
+    boxes_for = box_source(root, args.split, sequences, args.boxes, args.detections)
+    tracker_settings = tracker_config(config.get("tracker"))
+    variants = ([("baseline", False), ("gnn", True)] if args.compare_baseline
+                else [("baseline" if args.no_gnn else "gnn", not args.no_gnn)])
+    models = load_models(args.workdir, use_gnn=any(g for _, g in variants))
+    results = {}
+    for name, use_gnn in variants:
+        render = args.render if (use_gnn or len(variants) == 1) else None
+        preds, stats = track_split(models, tracker_settings, root, sequences, boxes_for,
+                                   use_gnn, f"tracking ({name})", render, args.render_limit)
+        result = evaluate(sequences, preds)
+        result["tracking"] = stats
+        results[name] = result
+        print(f"\n{name}: {stats['frames']} frames at {stats['fps']:.1f} frames/s")
+        print(format_table(result))
+        if args.predictions_out is not None:
+            out = (args.predictions_out / name if len(variants) > 1 else args.predictions_out)
+            write_sequences(preds, out, args.format)
+    if len(variants) > 1:
+        print("\n" + format_comparison(results["baseline"], results["gnn"]))
+    if args.output is not None:
+        payload = results if len(variants) > 1 else next(iter(results.values()))
+        write_json_atomic(to_json(payload), args.output)
+    return 0
 
 
 def run_metrics(args: argparse.Namespace) -> int:
@@ -64,9 +133,14 @@ def main() -> int:
     parser = build_parser()
     args = parser.parse_args()
     logging.basicConfig(format="warning: %(message)s", level=logging.WARNING)
+    if args.config is not None or args.workdir is not None:
+        if args.config is None or args.workdir is None:
+            parser.error("tracker mode needs --config and --workdir")
+        return run_tracker(args)
     metrics_flags = (args.ground_truth, args.predictions, args.output)
     if any(f is None for f in metrics_flags):
-        parser.error("metrics mode needs --ground-truth, --predictions and --output")
+        parser.error("metrics mode needs --ground-truth, --predictions and --output "
+                     "(or tracker mode: --config and --workdir)")
     return run_metrics(args)
 
 

@@ -174,3 +174,17 @@ def format_table(result: dict) -> str:
                  f"{_cell(mota['motp_matched']).strip()}) | Precision "
                  f"{_cell(mota['precision']).strip()} | Recall {_cell(mota['recall']).strip()}")
     return "\n".join(lines)
+
+
+def format_comparison(baseline: dict, other: dict, names: tuple[str, str] = ("baseline", "gnn")
+                      ) -> str:
+    """Two results side by side, AP and MOTA rows of each and their difference (other − base)."""
+    keys = (*GROUPS, "total")
+    lines = ["Metric        | " + " | ".join(f"{h:>5}" for h in _TABLE_HEADER)]
+    for metric, label in (("ap", "AP"), ("mota", "MOTA")):
+        for name, result in zip(names, (baseline, other), strict=True):
+            row = " | ".join(_cell(result[metric][k]) for k in keys)
+            lines.append(f"{label + ' ' + name:<13} | {row}")
+        diff = " | ".join(f"{other[metric][k] - baseline[metric][k]:+5.1f}" for k in keys)
+        lines.append(f"{label + ' diff':<13} | {diff}")
+    return "\n".join(lines)

@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from gnnpose_jax.data import transforms
 from gnnpose_jax.data.types import Frame, Person, Sequence
@@ -43,9 +42,9 @@ def gt_boxes(frame: Frame) -> np.ndarray:
 
 
 def detection_boxes(detections: dict) -> BoxSource:
-    """Boxes from a `read_detections` mapping, by image id or else by file name."""
+    """Boxes from a `read_detections` mapping, by image id, file name, or file base name."""
     def boxes(frame: Frame) -> np.ndarray:
-        for key in (frame.image_id, frame.file_name):
+        for key in (frame.image_id, frame.file_name, Path(frame.file_name).name):
             if key is not None and key in detections:
                 return detections[key]
         return np.zeros((0, 5))
@@ -54,7 +53,8 @@ def detection_boxes(detections: dict) -> BoxSource:
 
 def check_detections_match(detections: dict, sequences: list[Sequence], source: str) -> None:
     """Refuses a detections file none of whose images belong to these sequences."""
-    keys = {k for s in sequences for f in s.frames for k in (f.image_id, f.file_name)}
+    keys = {k for s in sequences for f in s.frames
+            for k in (f.image_id, f.file_name, Path(f.file_name).name)}
     if detections and not keys & set(detections):
         sample = next(iter(detections))
         raise DataError(f"{source}: no detection belongs to these frames (first image key "
@@ -62,8 +62,9 @@ def check_detections_match(detections: dict, sequences: list[Sequence], source: 
 
 
 def track_sequence(tracker: OnlineTracker, sequence: Sequence,
-                   images: Iterable[np.ndarray], boxes_for: BoxSource,
-                   thresholds) -> tuple[Sequence, list[list[TrackedPose]], dict[str, float]]:
+                   images: Iterable[np.ndarray], boxes_for: BoxSource, thresholds,
+                   on_frame: Callable[[np.ndarray, list[TrackedPose]], None] | None = None
+                   ) -> tuple[Sequence, list[list[TrackedPose]], dict[str, float]]:
     """Tracks one sequence frame by frame.
 
     Args:
@@ -72,6 +73,7 @@ def track_sequence(tracker: OnlineTracker, sequence: Sequence,
       images: (H, W, 3) uint8 RGB images, one per frame, in order.
       boxes_for: person boxes (N, 5) for a frame.
       thresholds: per-joint output score thresholds.
+      on_frame: called with each image and its outputs (e.g. a `video.Renderer`).
 
     Returns:
       (predictions as a Sequence with the same frames, raw outputs per frame, timing).
@@ -80,6 +82,8 @@ def track_sequence(tracker: OnlineTracker, sequence: Sequence,
     t0 = time.perf_counter()
     for frame, image in zip(sequence.frames, images, strict=True):
         outputs = tracker.step(frame.frame_index, image, boxes_for(frame))
+        if on_frame is not None:
+            on_frame(image, outputs)
         raw.append(outputs)
         people = [p for o in outputs if (p := to_person(o, thresholds)) is not None]
         frames_out.append(Frame(file_name=frame.file_name, frame_index=frame.frame_index,
@@ -94,8 +98,3 @@ def read_frames(root: Path, sequence: Sequence) -> Iterator[np.ndarray]:
     """The images of a sequence's frames, read lazily from `root / frame.file_name`."""
     for frame in sequence.frames:
         yield transforms.read_image_rgb(root / frame.file_name)
-
-
-def progress(iterable, total: int, desc: str):
-    """A tqdm bar over frames with frames/s."""
-    return tqdm(iterable, total=total, desc=desc, unit="frame", dynamic_ncols=True)

@@ -1,0 +1,8 @@
+"""Training: pmapped steps for HRNet and GNN modes, schedules, checkpoints, metric writers.
+
+`train_and_evaluate(config, workdir)` is the whole of `python train.py`.
+"""
+
+from gnnpose_jax.training.loop import train_and_evaluate
+
+__all__ = ["train_and_evaluate"]

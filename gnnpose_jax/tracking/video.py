@@ -1,0 +1,157 @@
+"""Frames in (a video file or a folder of images) and a rendered video out."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from gnnpose_jax.data import transforms
+from gnnpose_jax.data.types import Frame, Sequence
+from gnnpose_jax.errors import DataError
+from gnnpose_jax.tracking.tracker import TrackedPose
+from gnnpose_jax.viz.draw import draw_pose, track_colour
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+class FrameSource:
+    """The frames of a video file or of a folder of images, in order, all of one size."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if self.path.is_dir():
+            self.files = sorted(p for p in self.path.iterdir()
+                                if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not self.files:
+                raise DataError(f"{self.path}: no images ({', '.join(IMAGE_SUFFIXES)}) in folder")
+            self.fps = 25.0
+        elif self.path.is_file():
+            self.files = None
+            capture = cv2.VideoCapture(str(self.path))
+            if not capture.isOpened():
+                raise DataError(f"{self.path}: cannot open the video")
+            self.fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+            ok, _ = capture.read()
+            capture.release()
+            if not ok:
+                raise DataError(f"{self.path}: the video has no readable frame")
+        else:
+            raise DataError(f"{self.path}: no such video or folder")
+
+    def names(self) -> list[str]:
+        """Frame names: the image file names, or `000000.jpg`-style names for a video."""
+        if self.files is not None:
+            return [p.name for p in self.files]
+        capture = cv2.VideoCapture(str(self.path))
+        count = 0
+        while capture.grab():
+            count += 1
+        capture.release()
+        return [f"{i:06d}.jpg" for i in range(count)]
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        """(H, W, 3) uint8 RGB frames; a frame of another size than the first is an error."""
+        size = None
+        for i, image in enumerate(self._raw()):
+            if size is None:
+                size = image.shape
+            elif image.shape != size:
+                where = self.files[i] if self.files is not None else f"{self.path} frame {i}"
+                raise DataError(f"{where}: frame size {image.shape[1]}x{image.shape[0]} differs "
+                                f"from the first frame's {size[1]}x{size[0]}")
+            yield image
+
+    def _raw(self) -> Iterator[np.ndarray]:
+        if self.files is not None:
+            for p in self.files:
+                yield transforms.read_image_rgb(p)
+            return
+        capture = cv2.VideoCapture(str(self.path))
+        try:
+            while True:
+                ok, bgr = capture.read()
+                if not ok:
+                    return
+                yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        finally:
+            capture.release()
+
+    def as_sequence(self) -> Sequence:
+        """An unlabeled PoseTrack sequence naming the frames (for the tracker's output)."""
+        name = self.path.stem
+        frames = [Frame(file_name=f"{name}/{n}", frame_index=i, is_labeled=False, image_id=i)
+                  for i, n in enumerate(self.names())]
+        return Sequence(name, frames)
+
+
+def render(image: np.ndarray, outputs: list[TrackedPose], joint_threshold: float) -> np.ndarray:
+    """Draws every output on a copy of `image`: stable colour per id, dashed if recovered."""
+    canvas = image.copy()
+    for out in outputs:
+        draw_pose(canvas, out.pose.keypoints, track_colour(out.track_id),
+                  present=out.pose.scores >= joint_threshold, dashed=out.recovered,
+                  label=f"{out.track_id}{'*' if out.recovered else ''}")
+    return canvas
+
+
+class VideoWriter:
+    """Writes RGB frames to an MP4 (mp4v) that appears at `path` only when closed whole."""
+
+    def __init__(self, path: str | Path, fps: float, size_wh: tuple[int, int]):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=self.path.suffix or
+                                   ".mp4", dir=self.path.parent)
+        os.close(fd)
+        self.tmp = Path(tmp)
+        self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps,
+                                      size_wh)
+        if not self.writer.isOpened():
+            self.tmp.unlink(missing_ok=True)
+            raise DataError(f"{self.path}: cannot write a video here")
+
+    def write(self, image_rgb: np.ndarray) -> None:
+        self.writer.write(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
+
+    def close(self, keep: bool = True) -> None:
+        """Finishes the file and moves it into place (or deletes it if `keep` is False)."""
+        self.writer.release()
+        if keep:
+            os.replace(self.tmp, self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
+
+
+class Renderer:
+    """Draws tracker outputs into `stem.mp4`, and the frame with the most recovered people
+    into `stem.png`; both appear only on `close()`."""
+
+    def __init__(self, stem: Path, joint_threshold: float, fps: float = 10.0):
+        self.stem, self.joint_threshold, self.fps = Path(stem), joint_threshold, fps
+        self.writer: VideoWriter | None = None
+        self.best: tuple[int, np.ndarray | None] = (-1, None)
+
+    def __call__(self, image: np.ndarray, outputs: list[TrackedPose]) -> None:
+        canvas = render(image, outputs, self.joint_threshold)
+        if self.writer is None:
+            self.writer = VideoWriter(self.stem.with_suffix(".mp4"), self.fps,
+                                      (image.shape[1], image.shape[0]))
+        self.writer.write(canvas)
+        recovered = sum(o.recovered for o in outputs)
+        if recovered > self.best[0]:
+            self.best = (recovered, canvas)
+
+    def close(self, keep: bool = True) -> None:
+        """Finishes the video (and writes the PNG), or discards it."""
+        from gnnpose_jax.viz.draw import write_png
+
+        if self.writer is None:
+            return
+        self.writer.close(keep)
+        if keep:
+            write_png(self.stem.with_suffix(".png"), self.best[1])

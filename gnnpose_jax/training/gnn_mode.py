@@ -1,0 +1,116 @@
+"""GNN mode: the pose-dynamics GNN trained on a frozen HRNet's features (METHOD.md section 4).
+
+The frozen HRNet runs inside the jitted step on every window's n + 1 crops (BatchNorm in
+inference mode, no gradient); its variables ride in the state (`TrainState.frozen`) but never in
+a training checkpoint, since they come from `hrnet.checkpoint`.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from gnnpose_jax.data.joints import NUM_JOINTS
+from gnnpose_jax.errors import ConfigError
+from gnnpose_jax.graphs import CandidateGrid, GraphSpec, batch_graphs, build_graph, graph_budget
+from gnnpose_jax.models.gnn import GnnConfig, GnnPose
+from gnnpose_jax.models.hrnet import HRNet, load_hrnet
+from gnnpose_jax.training import export, hrnet_mode, inputs, steps
+from gnnpose_jax.training.state import TrainState, create_state, run_once
+from gnnpose_jax.training.task import Task
+
+#: Crop pixels per HRNet feature cell.
+FEATURE_STRIDE = 4
+
+
+def load_frozen_hrnet(config: ml_collections.ConfigDict) -> tuple[HRNet, dict]:
+    """The HRNet of `hrnet.checkpoint`, checked against the config's architecture.
+
+    Raises:
+      ConfigError: no checkpoint configured, or another architecture.
+      CheckpointError: the folder is not an HRNet checkpoint.
+    """
+    path = config.hrnet.checkpoint
+    if not path:
+        raise ConfigError("hrnet.checkpoint is empty: GNN mode needs a trained HRNet (the "
+                          "WORKDIR/hrnet of an HRNet-mode run, or `python -m convert_weights` "
+                          "output); pass --config.hrnet.checkpoint=DIR")
+    module, variables = load_hrnet(path)
+    hrnet_mode.check_architecture(hrnet_mode.architecture(config), module.config,
+                                  f"hrnet.checkpoint {path}")
+    return module, variables
+
+
+def gnn_config(config: ml_collections.ConfigDict) -> GnnConfig:
+    """The `GnnConfig` (graph spec and candidate grid included) of the config."""
+    g = config.gnn
+    h, w = hrnet_mode.input_hw(config)
+    grid = CandidateGrid((h // FEATURE_STRIDE, w // FEATURE_STRIDE), stride=g.candidate_stride,
+                         feature_stride=FEATURE_STRIDE)
+    spec = GraphSpec(grid=grid, history=g.history, num_joints=NUM_JOINTS,
+                     joint_threshold=g.joint_threshold, target_sigma=g.target_sigma,
+                     target_threshold=g.target_threshold)
+    return GnnConfig(graph=spec, hidden=g.hidden, layers=g.layers, heads=g.heads,
+                     typed_edges=g.typed_edges, relative_position_bias=g.relative_position_bias,
+                     distance_weight_init=tuple(g.distance_weight_init),
+                     use_visual=g.use_visual, use_position=g.use_position,
+                     use_type=g.use_type, attention_impl=g.attention_impl)
+
+
+def initial_params(model_config: GnnConfig, feature_channels: int, seed: int) -> dict:
+    """Seeded GNN variables, initialised on a one-graph example batch."""
+    spec = model_config.graph
+    history = np.zeros((1, spec.num_joints, 3))
+    history[0, 0] = (1.0, 1.0, 1.0)
+    identity = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    example = batch_graphs([build_graph(spec, history, identity[None], identity,
+                                        np.array([0.0, 0.0, 2.0, 2.0]))],
+                           graph_budget(spec, 1))
+    features = jnp.zeros((1, spec.history + 1, *spec.grid.feature_hw, feature_channels))
+    return run_once(GnnPose(model_config).init, jax.random.key(seed), example, features)
+
+
+def build(config: ml_collections.ConfigDict, workdir: Path, per_device_batch: int) -> Task:
+    """The GNN-mode task.
+
+    Args:
+      config: the run config.
+      workdir: the run's folder (data may be generated there).
+      per_device_batch: windows per device per step.
+
+    Returns:
+      The task.
+    """
+    model_config = gnn_config(config)
+    hrnet, frozen = load_frozen_hrnet(config)
+    spec = model_config.graph
+    budget = graph_budget(spec, per_device_batch)
+    train_loader, val_loader, num_examples = inputs.gnn_loaders(config, workdir,
+                                                                per_device_batch)
+    loss = {"loss": config.gnn.loss, "focal_gamma": config.gnn.focal_gamma}
+
+    def make_state(tx: optax.GradientTransformation) -> TrainState:
+        """Fresh GNN parameters beside the frozen HRNet."""
+        channels = 3 * hrnet.config.width
+        return create_state(GnnPose(model_config).apply,
+                            initial_params(model_config, channels, config.seed), tx,
+                            frozen=frozen, frozen_apply_fn=hrnet.apply)
+
+    def write_export(directory: Path, state: TrainState) -> None:
+        """WORKDIR/gnn for `export.load_gnn`."""
+        export.export_gnn(directory / export.GNN_EXPORT, model_config, state.params,
+                          config.hrnet.checkpoint, hrnet_mode.input_hw(config))
+
+    return Task(create_state=make_state,
+                train_step=functools.partial(steps.gnn_train_step, **loss),
+                eval_step=functools.partial(steps.gnn_eval_step, grid=spec.grid, **loss),
+                train_loader=train_loader, val_loader=val_loader,
+                num_train_examples=num_examples,
+                to_batch=functools.partial(inputs.gnn_batch, spec=spec, budget=budget),
+                export=write_export)

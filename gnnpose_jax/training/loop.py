@@ -1,0 +1,228 @@
+"""The training driver: `train_and_evaluate(config, workdir)`, the same loop for both modes.
+
+Per step: one loader batch -> the pmapped train step. Periodic actions, in this order after a
+step (`periodic.py`): log (train metrics to TensorBoard and metrics.jsonl), validate, checkpoint
+(also after every validation, with its loss, so that the best step can be kept).
+Before anything is logged or saved, the steps' metrics pass the NaN/Inf guard (`guard.py`).
+A workdir holding a checkpoint is resumed from its latest one: state, base key and data
+iterator position, so the resumed run is the uninterrupted one, bit for bit. At the end the
+network with the lowest validation loss (else the last) is exported (`export.py`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import ml_collections
+import numpy as np
+import orbax.checkpoint as ocp
+
+from gnnpose_jax.errors import ConfigError
+from gnnpose_jax.training import (
+    checkpoints,
+    distributed,
+    gnn_mode,
+    guard,
+    hrnet_mode,
+    periodic,
+    schedules,
+)
+from gnnpose_jax.training import config as config_lib
+from gnnpose_jax.training.metrics import MetricWriter, Progress
+from gnnpose_jax.training.state import TrainState
+from gnnpose_jax.training.task import Task, summarize_eval
+
+MODES = {"hrnet": hrnet_mode.build, "gnn": gnn_mode.build}
+#: Train metrics averaged over the steps since the last log.
+_AVERAGED = ("loss", "grad_norm")
+
+
+@dataclasses.dataclass
+class _Run:
+    """The state of one training run between steps; methods are the periodic actions."""
+
+    config: ml_collections.ConfigDict
+    workdir: Path
+    task: Task
+    manager: ocp.CheckpointManager
+    state: TrainState  # replicated
+    rng: jax.Array
+    iterator: Any
+    total_steps: int
+    steps_per_epoch: int
+    schedule: Any
+    writer: MetricWriter
+    progress: Progress
+    pending: list = dataclasses.field(default_factory=list)  # (step, device metrics)
+    checked: list = dataclasses.field(default_factory=list)  # (step, host metrics)
+    last_log: tuple[int, float] = (0, 0.0)
+
+    @functools.cached_property
+    def p_train(self):
+        """The train step, pmapped once; the state is donated."""
+        return jax.pmap(self.task.train_step, axis_name=distributed.AXIS, donate_argnums=(0,))
+
+    @functools.cached_property
+    def p_eval(self):
+        """The eval step, pmapped once."""
+        return jax.pmap(self.task.eval_step, axis_name=distributed.AXIS)
+
+    @functools.cached_property
+    def rng_replicated(self) -> jax.Array:
+        """The base key on every local device."""
+        return distributed.replicate(self.rng)
+
+    def step(self, step: int) -> None:
+        """Runs update number `step` on the next batch."""
+        batch = self.task.to_batch(next(self.iterator))
+        self.state, metrics = self.p_train(self.state, batch, self.rng_replicated)
+        self.pending.append((step, metrics))
+        self.progress.update(step)
+
+    def check(self) -> None:
+        """Fetches the pending metrics and stops the run if any step diverged."""
+        if not self.pending:
+            return
+        rows = [(s, {k: float(v) for k, v in distributed.unreplicate(m).items()})
+                for s, m in self.pending]
+        self.pending = []
+        guard.check_finite(rows, self.manager.latest_step(), str(self.manager.directory))
+        self.checked.extend(rows)
+
+    def log(self, step: int) -> None:
+        """Writes the train metrics averaged since the last log."""
+        self.check()
+        rows = [m for _, m in self.checked]
+        self.checked = []
+        now = time.perf_counter()
+        rate = (step - self.last_log[0]) * self.config.batch_size / max(now - self.last_log[1],
+                                                                        1e-9)
+        self.last_log = (step, now)
+        scalars = {f"train/{k}": np.mean([m[k] for m in rows]) for k in _AVERAGED}
+        scalars.update({"train/param_norm": rows[-1]["param_norm"],
+                        "train/learning_rate": float(self.schedule(step - 1)),
+                        "train/epoch": step / self.steps_per_epoch,
+                        "train/examples_per_second": rate})
+        self.writer.write(step, scalars)
+        self.progress.set_loss(scalars["train/loss"])
+
+    def evaluate(self, step: int) -> float | None:
+        """One pass over the validation set; writes and returns the validation loss."""
+        if self.task.val_loader is None:
+            return None
+        self.check()
+        sums: dict[str, float] = {}
+        for raw in self.task.val_loader:
+            out = self.p_eval(self.state, self.task.to_batch(raw))
+            for key, value in distributed.unreplicate(out).items():
+                sums[key] = sums.get(key, 0.0) + float(value)
+        metrics = summarize_eval(sums)
+        self.writer.write(step, {f"val/{k}": v for k, v in metrics.items()})
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())
+        self.progress.write(f"step {step}/{self.total_steps}: val {shown}")
+        return metrics.get("loss")
+
+    def host_state(self) -> TrainState:
+        """The trained part of the state on the host (the frozen network stays on device)."""
+        return distributed.unreplicate(self.state.replace(frozen={}))
+
+    def save(self, val_loss: float | None) -> None:
+        """Checks the pending steps, then starts an asynchronous checkpoint."""
+        self.check()
+        checkpoints.save(self.manager, self.host_state(), self.rng, self.iterator, val_loss)
+
+    def run(self) -> TrainState:
+        """The remaining steps with their periodic actions; returns the final host state."""
+        start = int(distributed.unreplicate(self.state.step))
+        periods = {name: periodic.period_steps(self.config, name, self.steps_per_epoch)
+                   for name in ("log", "eval", "checkpoint")}
+        if start == 0 and self.config.eval_at_start:
+            self.evaluate(0)
+        self.last_log = (start, time.perf_counter())
+        for step in range(start + 1, self.total_steps + 1):
+            self.step(step)
+            if periodic.is_time(step, periods["log"], self.total_steps):
+                self.log(step)
+            val_loss = None
+            if periodic.is_time(step, periods["eval"], self.total_steps):
+                val_loss = self.evaluate(step)
+            # Every validated step is saved too, so the best one can be kept.
+            if (val_loss is not None
+                    or periodic.is_time(step, periods["checkpoint"], self.total_steps)):
+                self.save(val_loss)
+        return self.host_state()
+
+    def export(self, final: TrainState) -> None:
+        """Exports the best checkpoint by validation loss, else `final` (process 0 writes)."""
+        self.manager.wait_until_finished()
+        best = checkpoints.best_step(self.manager)
+        state = final if best is None else checkpoints.restore_state(self.manager, best, final)
+        if jax.process_index() == 0:
+            self.task.export(self.workdir, state)
+            self.progress.write(f"exported step {int(state.step)} to {self.workdir}")
+
+
+def _start(config: ml_collections.ConfigDict, workdir: Path, task: Task,
+           manager: ocp.CheckpointManager) -> _Run:
+    """Builds the optimiser and state, resuming from the latest checkpoint if there is one."""
+    steps_per_epoch = schedules.steps_per_epoch(task.num_train_examples, config.batch_size,
+                                                config.data.train_split)
+    total = config.num_train_steps or int(round(config.num_epochs * steps_per_epoch))
+    opt = config.optimizer
+    tx = schedules.make_optimizer(opt, steps_per_epoch)
+    state = task.create_state(tx)
+    rng = jax.random.key(config.seed)
+    iterator = iter(task.train_loader)
+    restored = checkpoints.restore_latest(manager, state, rng, iterator)
+    if restored is not None:
+        state, rng = restored
+    schedule = schedules.learning_rate_schedule(opt.learning_rate, tuple(opt.decay_epochs),
+                                                opt.decay_factor, steps_per_epoch,
+                                                opt.warmup_steps)
+    lead = jax.process_index() == 0
+    progress = Progress(total, int(state.step), config.batch_size,
+                        enabled=lead and config.progress_bar)
+    if restored is not None:
+        progress.write(f"resuming {workdir} from step {int(state.step)}")
+    return _Run(config=config, workdir=workdir, task=task, manager=manager,
+                state=distributed.replicate(state), rng=rng, iterator=iterator,
+                total_steps=total, steps_per_epoch=steps_per_epoch, schedule=schedule,
+                writer=MetricWriter(workdir, enabled=lead), progress=progress)
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> TrainState:
+    """Trains (or resumes) the run of `config` in `workdir`, validating and checkpointing.
+
+    Args:
+      config: a config from `configs/` (every key of `configs/base.py`).
+      workdir: the run's folder: checkpoints, config.json, metrics.jsonl, TensorBoard events,
+        the exported network, and the synthetic world unless `data.root` says otherwise.
+
+    Returns:
+      The final state on the host.
+
+    Raises:
+      GnnPoseError: bad config, data or checkpoints, or a diverged run (one line each).
+    """
+    if config.mode not in MODES:
+        raise ConfigError(f"mode {config.mode!r} must be one of {tuple(MODES)}")
+    per_device = (distributed.per_process_batch_size(config.batch_size)
+                  // jax.local_device_count())
+    workdir = Path(workdir).expanduser().absolute()
+    workdir.mkdir(parents=True, exist_ok=True)
+    with checkpoints.make_manager(workdir, config.keep_checkpoints) as manager:
+        config_lib.pin_workdir_config(workdir, config, manager.latest_step() is not None,
+                                      write=jax.process_index() == 0)
+        run = _start(config, workdir, MODES[config.mode](config, workdir, per_device), manager)
+        try:
+            final = run.run()
+            run.export(final)
+        finally:
+            run.progress.close()
+            run.writer.close()
+    return final
