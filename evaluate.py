@@ -88,7 +88,7 @@ def run_tracker(args: argparse.Namespace) -> int:
     root = dataset_folder(config.data, args.workdir, args.data)
     sequences = read_split(root, args.split)
     boxes_for = box_source(root, args.split, sequences, args.boxes, args.detections)
-    tracker_settings = tracker_config(config.get("tracker"))
+    tracker_settings = tracker_config(config.tracker.to_dict() if "tracker" in config else None)
     variants = ([("baseline", False), ("gnn", True)] if args.compare_baseline
                 else [("baseline" if args.no_gnn else "gnn", not args.no_gnn)])
     models = load_models(args.workdir, use_gnn=any(g for _, g in variants))

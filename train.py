@@ -28,6 +28,9 @@ def main() -> None:
     from gnnpose_jax.training import config as config_lib
     from gnnpose_jax.training import distributed
 
+    if {"-h", "--help"} & set(sys.argv[1:]):
+        print(__doc__ + "\n" + flags.FLAGS.module_help(sys.modules[__name__]))
+        return
     config_lib.check_overrides(sys.argv)
     try:
         flags.FLAGS(sys.argv)

@@ -144,4 +144,18 @@ def get_config() -> ml_collections.ConfigDict:
     # Validate once before the first step of a fresh run.
     config.eval_at_start = True
     config.progress_bar = True
+    # The online tracker (evaluate.py tracker mode, python -m gnnpose_jax.track); METHOD.md
+    # section 1 defaults. Changing these never invalidates a training checkpoint.
+    config.tracker = ml_collections.ConfigDict()
+    config.tracker.history = 3
+    config.tracker.joint_threshold = 0.2
+    config.tracker.new_track_score = 0.3
+    config.tracker.keep_score = 0.3
+    config.tracker.max_misses = 3
+    config.tracker.oks_gate = 0.3
+    config.tracker.merge = "weighted"  # "weighted", "max" or "hrnet_only"
+    config.tracker.merge_agree = 0.1
+    config.tracker.nms_oks = 0.9
+    config.tracker.min_box_score = 0.0
+    config.tracker.output_thresholds = 0.2
     return config.lock()

@@ -14,6 +14,7 @@ import importlib.util
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -133,7 +134,7 @@ def _differences(stored: dict[str, Any], current: dict[str, Any]) -> list[str]:
     a, b = flatten(stored), flatten(current)
     out = []
     for key in sorted(set(a) | set(b)):
-        if key in RUNTIME_KEYS:
+        if key in RUNTIME_KEYS or key.startswith("tracker."):
             continue
         if a.get(key, "<absent>") != b.get(key, "<absent>"):
             out.append(f"{key}: {a.get(key, '<absent>')!r} -> {b.get(key, '<absent>')!r}")
@@ -163,6 +164,9 @@ def pin_workdir_config(workdir: str | Path, config: ml_collections.ConfigDict,
             raise CheckpointError(f"{path}: the workdir holds a checkpoint of another config "
                                   f"({shown}); use a new --workdir or the stored config")
     if write:
-        from gnnpose_jax.data.posetrack import write_json_atomic
-
-        write_json_atomic(current, path)
+        # Through a temporary file and a rename, so a reader never sees half a file.
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.",
+                                         delete=False, encoding="utf-8") as f:
+            f.write(json.dumps(current, indent=2) + "\n")
+        os.replace(f.name, path)

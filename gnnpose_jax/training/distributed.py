@@ -96,11 +96,6 @@ def shard(tree: Any) -> Any:
     return jax.tree.map(lambda x: np.asarray(x).reshape(n, -1, *np.shape(x)[1:]), tree)
 
 
-def unshard(tree: Any) -> Any:
-    """Inverse of `shard`: merges the two leading axes (host NumPy arrays)."""
-    return jax.tree.map(lambda x: np.asarray(x).reshape(-1, *np.shape(x)[2:]), tree)
-
-
 def replicate(tree: Any) -> Any:
     """Copies a pytree onto every local device (leading axis = local devices).
 
@@ -110,6 +105,16 @@ def replicate(tree: Any) -> Any:
     return jax_utils.replicate(tree, axis_name=AXIS)
 
 
+def _first_replica(x: Any) -> np.ndarray:
+    """This process's first copy of a replicated leaf, read from local memory only."""
+    local = np.asarray(x.addressable_data(0)) if isinstance(x, jax.Array) else np.asarray(x)
+    return np.asarray(local[0])  # 0-d arrays stay arrays: Orbax refuses NumPy scalars
+
+
 def unreplicate(tree: Any) -> Any:
-    """The first local device's copy of a replicated pytree, as host arrays."""
-    return jax.device_get(jax.tree.map(lambda x: x[0], tree))
+    """The first local copy of a replicated pytree, as host arrays.
+
+    Reads a local shard: indexing the global array (`x[0]`) would run a program over every
+    process's devices, which deadlocks unless all processes index the same arrays in step.
+    """
+    return jax.tree.map(_first_replica, tree)

@@ -116,6 +116,7 @@ class _Run:
         if self.task.val_loader is None:
             return None
         self.check()
+        started = time.perf_counter()
         sums: dict[str, float] = {}
         for raw in self.task.val_loader:
             out = self.p_eval(self.state, self.task.to_batch(raw))
@@ -125,6 +126,8 @@ class _Run:
         self.writer.write(step, {f"val/{k}": v for k, v in metrics.items()})
         shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())
         self.progress.write(f"step {step}/{self.total_steps}: val {shown}")
+        # Throughput is a training figure: validation time does not count.
+        self.last_log = (self.last_log[0], self.last_log[1] + time.perf_counter() - started)
         return metrics.get("loss")
 
     def host_state(self) -> TrainState:

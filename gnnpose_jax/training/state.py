@@ -89,7 +89,3 @@ def step_rng(rng: jax.Array, step: jax.Array, axis_name: str) -> jax.Array:
     """
     return jax.random.fold_in(jax.random.fold_in(rng, step), jax.lax.axis_index(axis_name))
 
-
-def parameter_count(params: Any) -> int:
-    """Total scalar parameters of a pytree."""
-    return int(sum(np.prod(np.shape(x)) for x in jax.tree.leaves(params)))
