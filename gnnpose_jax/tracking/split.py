@@ -63,7 +63,7 @@ def load_models(workdir: str | Path, use_gnn: bool = True, batch_size: int = 8,
     gnn_dir, hrnet_dir = workdir / GNN_EXPORT, workdir / HRNET_EXPORT
     gnn = None
     if gnn_dir.is_dir():
-        from gnnpose_jax.training.export import load_gnn
+        from gnnpose_jax.models.gnn_io import load_gnn
 
         module, variables, meta = load_gnn(gnn_dir)
         hrnet_dir = Path(meta["hrnet_checkpoint"])

@@ -6,12 +6,13 @@
   size) and an Orbax checkpoint of `{"params"}` in `variables/`; `load_gnn` reads it.
 
 An export replaces the previous one atomically: the new folder is written beside it and swapped
-in, so a reader never sees half an export.
+in, so a reader never sees half an export. Orbax saves are collective in a multi-process run,
+so every process calls the export functions: process 0 writes the export, the others write a
+scratch copy that they delete.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import shutil
@@ -22,29 +23,35 @@ from typing import Any
 
 import jax
 
-from gnnpose_jax.errors import CheckpointError
-from gnnpose_jax.graphs import CandidateGrid, GraphSpec
-from gnnpose_jax.models.gnn import GnnConfig, GnnPose
+from gnnpose_jax.models.gnn import GnnConfig
+from gnnpose_jax.models.gnn_io import (  # noqa: F401  (load_gnn: the reader of exports)
+    GNN_FORMAT,
+    GNN_JSON,
+    ORBAX_DIR,
+    gnn_config_to_json,
+    load_gnn,
+)
 from gnnpose_jax.models.hrnet import HRNetConfig, save_hrnet
 
 HRNET_EXPORT = "hrnet"
 GNN_EXPORT = "gnn"
-GNN_JSON = "gnn.json"
-GNN_FORMAT = "gnnpose_jax.gnn/1"
-ORBAX_DIR = "variables"
 
 
 def _replace_dir(target: Path, write: Callable[[Path], None]) -> None:
-    """Runs `write(new_folder)` beside `target`, then swaps the result in for `target`."""
+    """Runs `write(new_folder)` beside `target`, then swaps the result in for `target`.
+
+    On processes other than 0, `write` runs into a scratch folder that is then deleted.
+    """
     target = target.absolute()
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     old = staging.with_name(staging.name + ".old")
     try:
         write(staging / "new")
-        if target.exists():
-            os.replace(target, old)
-        os.replace(staging / "new", target)
+        if jax.process_index() == 0:
+            if target.exists():
+                os.replace(target, old)
+            os.replace(staging / "new", target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)
@@ -62,22 +69,6 @@ def export_hrnet(directory: str | Path, config: HRNetConfig, variables: dict[str
     """
     _replace_dir(Path(directory),
                  lambda path: save_hrnet(path, config, jax.device_get(variables), input_hw))
-
-
-def gnn_config_to_json(config: GnnConfig) -> dict[str, Any]:
-    """The GNN config (graph spec and candidate grid included) as JSON values."""
-    return dataclasses.asdict(config)
-
-
-def gnn_config_from_json(data: dict[str, Any]) -> GnnConfig:
-    """Inverse of `gnn_config_to_json`."""
-    data = dict(data)
-    graph = dict(data.pop("graph"))
-    grid = dict(graph.pop("grid"))
-    grid["feature_hw"] = tuple(grid["feature_hw"])
-    spec = GraphSpec(grid=CandidateGrid(**grid), **graph)
-    data["distance_weight_init"] = tuple(data["distance_weight_init"])
-    return GnnConfig(graph=spec, **data)
 
 
 def export_gnn(directory: str | Path, config: GnnConfig, params: Any, hrnet_checkpoint: str,
@@ -104,35 +95,3 @@ def export_gnn(directory: str | Path, config: GnnConfig, params: Any, hrnet_chec
         (path / GNN_JSON).write_text(json.dumps(meta, indent=2) + "\n")
 
     _replace_dir(Path(directory), write)
-
-
-def load_gnn(directory: str | Path) -> tuple[GnnPose, dict[str, Any], dict[str, Any]]:
-    """Reads a GNN export.
-
-    Args:
-      directory: a folder written by `export_gnn` (WORKDIR/gnn of a GNN-mode run).
-
-    Returns:
-      (module, variables, meta): `module.apply(variables, graphs, features)` gives the
-      logits; `meta` holds `config`, `hrnet_checkpoint` and `input_hw`.
-
-    Raises:
-      CheckpointError: not a GNN export, or a malformed one.
-    """
-    import orbax.checkpoint as ocp
-
-    directory = Path(directory).absolute()
-    meta_path = directory / GNN_JSON
-    if not meta_path.is_file() or not (directory / ORBAX_DIR).is_dir():
-        raise CheckpointError(f"{directory}: not a GNN export (expected {GNN_JSON} and "
-                              f"{ORBAX_DIR}/ inside, written by a GNN-mode train.py run)")
-    try:
-        meta = json.loads(meta_path.read_text())
-        if meta.get("format") != GNN_FORMAT:
-            raise ValueError(f"format {meta.get('format')!r}, expected {GNN_FORMAT!r}")
-        meta["config"] = gnn_config_from_json(meta["config"])
-    except (ValueError, KeyError, TypeError) as e:
-        raise CheckpointError(f"{meta_path}: malformed ({e})") from None
-    with ocp.StandardCheckpointer() as ckptr:
-        variables = ckptr.restore(directory / ORBAX_DIR)
-    return GnnPose(meta["config"]), variables, meta

@@ -161,12 +161,12 @@ class _Run:
         return self.host_state()
 
     def export(self, final: TrainState) -> None:
-        """Exports the best checkpoint by validation loss, else `final` (process 0 writes)."""
+        """Exports the best checkpoint by validation loss, else `final` (all processes)."""
         self.manager.wait_until_finished()
         best = checkpoints.best_step(self.manager)
         state = final if best is None else checkpoints.restore_state(self.manager, best, final)
+        self.task.export(self.workdir, state)
         if jax.process_index() == 0:
-            self.task.export(self.workdir, state)
             self.progress.write(f"exported step {int(state.step)} to {self.workdir}")
 
 
