@@ -1,5 +1,8 @@
 """Data parallelism: 4 devices, and 2 processes x 2 devices, train exactly like 1 device.
 
+The last test runs the whole `train.py` in 2 processes (validation, checkpoints and the export
+all involve collectives that every process must join).
+
 Each case runs this file as a worker in fresh subprocesses (XLA_FLAGS fixes the CPU device count
 before JAX starts) and compares what the workers write:
 - GNN mode (no BatchNorm): 3 SGD steps of the pmapped `gnn_train_step` on one global batch
@@ -312,6 +315,34 @@ def test_hrnet_four_devices_and_two_processes_match_reference(tmp_path):
     assert np.all(np.isfinite(reference["losses"]))
     _assert_same(four, reference, rtol=1e-5, atol=1e-6)
     _assert_same(two_by_two, four, rtol=1e-5, atol=1e-6)
+
+
+def test_train_cli_in_two_processes_validates_checkpoints_and_exports(tmp_path):
+    workdir = tmp_path / "run"
+    overrides = {"hrnet.width": 4, "hrnet.stem_channels": 8, "hrnet.layer1_planes": 4,
+                 "hrnet.stage_blocks": "(1,1,1)", "hrnet.input_hw": "(64,32)",
+                 "data.synthetic_train_videos": 2, "data.synthetic_val_videos": 1,
+                 "data.synthetic_frames": 8, "data.synthetic_image_hw": "(96,128)",
+                 "data.max_val_examples": 8, "batch_size": 4, "log_every_steps": 2,
+                 "eval_every_epochs": 0.0, "eval_every_steps": 2, "checkpoint_every_epochs": 0.0,
+                 "checkpoint_every_steps": 2, "progress_bar": False}
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=1",
+               JAX_PLATFORMS="cpu")
+    port = _free_port()
+    args = [f"--config.{k}={v}" for k, v in overrides.items()]
+    procs = [subprocess.Popen(
+        [sys.executable, str(ROOT / "train.py"), "--config", "configs/synthetic_hrnet.py",
+         "--workdir", str(workdir), "--config.num_train_steps=4", *args,
+         "--coordinator_address", f"127.0.0.1:{port}", "--num_processes", "2",
+         "--process_id", str(p)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True) for p in range(2)]
+    logs = [p.communicate(timeout=240)[0] for p in procs]
+    for p, log in zip(procs, logs, strict=True):
+        assert p.returncode == 0, log[-3000:]
+    assert "step 4/4: val loss" in logs[1] and "exported step" in logs[0]
+    assert sorted(os.listdir(workdir / "checkpoints" / "4" / "data")) == [
+        "commit_success.txt", "process_0-of-2.json", "process_1-of-2.json"]
+    assert (workdir / "hrnet" / "hrnet.json").is_file()
 
 
 if __name__ == "__main__":
