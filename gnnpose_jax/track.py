@@ -10,6 +10,7 @@ with `*`. Outputs appear only when complete.
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -34,20 +35,13 @@ def track_video(source: FrameSource, workdir: Path, detections: Path, render_to:
     check_detections_match(dets, [sequence], str(detections))
     models = load_models(workdir, use_gnn=use_gnn)
     tracker = OnlineTracker(models.estimator, config, models.predictor() if use_gnn else None)
-    renderer = None
-    if render_to is not None:
-        renderer = Renderer(render_to.with_suffix(""), config.joint_threshold, source.fps)
     frames = tqdm(source, total=len(sequence.frames), desc="tracking", unit="frame",
                   dynamic_ncols=True)
-    try:
+    rendering = (Renderer(render_to.with_suffix(""), config.joint_threshold, source.fps)
+                 if render_to is not None else contextlib.nullcontext())
+    with rendering as renderer:
         predictions, _, stats = track_sequence(tracker, sequence, frames, detection_boxes(dets),
                                                np.asarray(config.output_thresholds), renderer)
-    except BaseException:
-        if renderer is not None:
-            renderer.close(keep=False)
-        raise
-    if renderer is not None:
-        renderer.close()
     if output is not None:
         posetrack.write_sequence(predictions, output, check_official=False)
     return {"frames": stats["frames"], "fps": stats["frames"] / max(stats["seconds"], 1e-9),

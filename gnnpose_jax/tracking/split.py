@@ -9,6 +9,7 @@ file of your own).
 from __future__ import annotations
 
 import collections
+import contextlib
 import time
 from pathlib import Path
 
@@ -126,18 +127,12 @@ def track_split(models: TrackerModels, config: TrackerConfig, root: Path,
         tracker = OnlineTracker(models.estimator, config,
                                 models.predictor() if use_gnn else None)
         images = _counted(read_frames(root, sequence), bar)
-        renderer = None
-        if render_dir is not None and i < render_limit:
-            renderer = Renderer(render_dir / sequence.name, config.joint_threshold)
-        try:
+        rendering = (Renderer(render_dir / sequence.name, config.joint_threshold)
+                     if render_dir is not None and i < render_limit
+                     else contextlib.nullcontext())
+        with rendering as renderer:
             pred, _, _ = track_sequence(tracker, sequence, images, boxes_for,
                                         np.asarray(config.output_thresholds), renderer)
-        except BaseException:
-            if renderer is not None:
-                renderer.close(keep=False)
-            raise
-        if renderer is not None:
-            renderer.close()
         predictions.append(pred)
         timings.update(tracker.timings)
     elapsed = time.perf_counter() - t0

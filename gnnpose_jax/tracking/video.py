@@ -129,7 +129,8 @@ class VideoWriter:
 
 class Renderer:
     """Draws tracker outputs into `stem.mp4`, and the frame with the most recovered people
-    into `stem.png`; both appear only on `close()`."""
+    into `stem.png`; both appear only on `close()`. As a context manager, it keeps the files
+    when the block succeeds and discards them when it raises."""
 
     def __init__(self, stem: Path, joint_threshold: float, fps: float = 10.0):
         self.stem, self.joint_threshold, self.fps = Path(stem), joint_threshold, fps
@@ -145,6 +146,12 @@ class Renderer:
         recovered = sum(o.recovered for o in outputs)
         if recovered > self.best[0]:
             self.best = (recovered, canvas)
+
+    def __enter__(self) -> Renderer:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(keep=exc_type is None)
 
     def close(self, keep: bool = True) -> None:
         """Finishes the video (and writes the PNG), or discards it."""
