@@ -92,6 +92,9 @@ def get_config() -> ml_collections.ConfigDict:
     config.gnn.typed_edges = True
     # The softplus(w) * |p_i - p_j|^2 attention term [ours]; False is the paper's plain layer.
     config.gnn.relative_position_bias = True
+    # Each head's attention-weighted sender offset sum_j alpha_ij (p_j - p_i) joins its message
+    # [ours]; False is the paper's plain message.
+    config.gnn.relative_offsets = True
     config.gnn.distance_weight_init = (1.0, 1000.0)
     # Node cues: sampled HRNet features, (dx, dy, score), joint-type embedding.
     config.gnn.use_visual = True

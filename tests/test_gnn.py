@@ -19,6 +19,7 @@ from gnnpose_jax.graphs import (
 from gnnpose_jax.graphs.layout import dense_layout, node_mask, segment_geometry
 from gnnpose_jax.models.gnn import (
     GnnConfig,
+    OFFSET_SCALE,
     GnnPose,
     TypedAttention,
     candidate_loss,
@@ -98,6 +99,7 @@ def _reference_layer(p, h, senders, receivers, types, pos, cfg):
             if not incoming:
                 continue  # zero message
             agg = np.zeros((heads, dh))
+            offset = np.zeros((heads, 2))
             for hh in range(heads):
                 logits = np.array([q[i, e, hh] @ k[j, e, hh] / np.sqrt(dh)
                                    - lam[e, hh] * np.sum((pos[i] - pos[j]) ** 2)
@@ -105,7 +107,12 @@ def _reference_layer(p, h, senders, receivers, types, pos, cfg):
                 alpha = np.exp(logits - logits.max())
                 alpha /= alpha.sum()
                 agg[hh] = sum(a * v[j, e, hh] for a, j in zip(alpha, incoming, strict=True))
-            message[i] += _np_mlp(p[f"message_{e}"], agg.reshape(-1))
+                offset[hh] = sum(a * (pos[j] - pos[i]) for a, j in zip(alpha, incoming,
+                                                                        strict=True))
+            inputs = agg.reshape(-1)
+            if cfg.relative_offsets:
+                inputs = np.concatenate([inputs, OFFSET_SCALE * offset.reshape(-1)])
+            message[i] += _np_mlp(p[f"message_{e}"], inputs)
     x = h + _np_mlp(p["update"], np.concatenate([h, message], axis=-1))
     mean, var = x.mean(-1, keepdims=True), x.var(-1, keepdims=True)
     return (x - mean) / np.sqrt(var + 1e-6) * p["norm"]["scale"] + p["norm"]["bias"]
@@ -126,7 +133,8 @@ def _batch(graphs):
 
 @pytest.mark.parametrize("impl", ["segment", "dense"])
 @pytest.mark.parametrize("variant", [{}, {"typed_edges": False},
-                                     {"relative_position_bias": False}])
+                                     {"relative_position_bias": False},
+                                     {"relative_offsets": False}])
 def test_layer_matches_numpy_reference(impl, variant):
     spec = _spec()
     cfg = _config(spec, attention_impl=impl, **variant)
@@ -138,8 +146,9 @@ def test_layer_matches_numpy_reference(impl, variant):
     else:
         geometry = segment_geometry(batch, cfg.typed_edges)
     layer = TypedAttention(cfg)
-    params = _perturb(layer.init(jax.random.key(2), h, geometry)["params"])
-    got = np.asarray(layer.apply({"params": params}, h, geometry))
+    pos = batch.nodes["pos"]
+    params = _perturb(layer.init(jax.random.key(2), h, geometry, pos)["params"])
+    got = np.asarray(layer.apply({"params": params}, h, geometry, pos))
     real = np.asarray(node_mask(batch))
     edges_real = batch.receivers < real.sum()
     receivers, types = batch.receivers[edges_real], batch.edges["edge_type"][edges_real]
@@ -180,7 +189,8 @@ def test_padding_and_neighbours_change_no_real_output(impl):
 
 @pytest.mark.parametrize("variant", [
     {},
-    {"typed_edges": False, "relative_position_bias": False, "heads": 1, "layers": 1},
+    {"typed_edges": False, "relative_position_bias": False, "relative_offsets": False,
+     "heads": 1, "layers": 1},
     {"use_position": False, "use_type": False},
 ])
 def test_segment_and_dense_give_the_same_logits(variant):

@@ -56,6 +56,8 @@ class GnnConfig:
       heads: H, attention heads per edge type.
       typed_edges: separate weights and softmax per edge type; off treats all edges as one type.
       relative_position_bias: subtract softplus(w_{e,h}) * |p_i - p_j|^2 from the logits.
+      relative_offsets: feed each head's attention-weighted sender offset
+        sum_j alpha_ij (p_j - p_i) to the message MLP [ours; `TypedAttention`].
       distance_weight_init: (lowest, highest) initial softplus(w); heads are spaced
         geometrically between them, so heads start at different spatial ranges [ours].
       use_visual: the sampled HRNet feature cue.
@@ -70,6 +72,7 @@ class GnnConfig:
     heads: int = 4
     typed_edges: bool = True
     relative_position_bias: bool = True
+    relative_offsets: bool = True
     distance_weight_init: tuple[float, float] = (1.0, 1000.0)
     use_visual: bool = True
     use_position: bool = True
@@ -151,17 +154,20 @@ def segment_attention(
     """Typed multi-head attention with segment ops over (receiver, edge type).
 
     Args:
-      q, k, v: (N, T, H, Dh) per-type projections of every node.
+      q, k: (N, T, H, Dh) per-type projections of every node.
+      v: (N, T, H, Dv) values (Dv may differ from Dh).
       distance_weight: (T, H) softplus(w), or None for no distance term.
       geometry: the batch's edges, sorted by (receiver, type).
 
     Returns:
-      (N, T, H, Dh) attention-weighted sums, and (N, T) bool: the node has edges of type t.
+      (N, T, H, Dv) attention-weighted sums, and (N, T) bool: the node has edges of type t.
     """
     n, t, heads, dh = q.shape
+    dv = v.shape[-1]
     seg = geometry.receivers * t + geometry.types
     src = geometry.senders * t + geometry.types
-    q, k, v = (x.reshape(n * t, heads, dh) for x in (q, k, v))
+    q, k = (x.reshape(n * t, heads, dh) for x in (q, k))
+    v = v.reshape(n * t, heads, dv)
     logits = jnp.sum(q[seg] * k[src], axis=-1) / math.sqrt(dh)  # (E, H)
     if distance_weight is not None:
         logits = logits - distance_weight[geometry.types] * geometry.d2[:, None]
@@ -173,7 +179,7 @@ def segment_attention(
     total = jax.ops.segment_sum(weights[..., None] * v[src], seg, n * t, indices_are_sorted=True)
     has = denom[:, 0] > 0
     agg = total / jnp.where(has[:, None], denom, 1.0)[..., None]
-    return agg.reshape(n, t, heads, dh), has.reshape(n, t)
+    return agg.reshape(n, t, heads, dv), has.reshape(n, t)
 
 
 def _masked_softmax(
@@ -199,13 +205,14 @@ def dense_attention(
     """The same attention as `segment_attention`, computed in per-graph dense blocks.
 
     Args:
-      q, k, v: (N, T, H, Dh) per-type projections of every node.
+      q, k: (N, T, H, Dh) per-type projections of every node.
+      v: (N, T, H, Dv) values (Dv may differ from Dh).
       distance_weight: (T, H) softplus(w), or None for no distance term.
       layout: the batch's dense blocks.
       grid_shape: (Hc, Wc), the candidate grid.
 
     Returns:
-      (N, T, H, Dh) attention-weighted sums, and (N, T) bool: the node has edges of type t.
+      (N, T, H, Dv) attention-weighted sums, and (N, T) bool: the node has edges of type t.
     """
     n, t, heads, dh = q.shape
     g = layout.slot_node.shape[0]
@@ -219,9 +226,10 @@ def dense_attention(
     scale = 1.0 / math.sqrt(dh)
 
     def neighbours(x):
-        """Candidate values x (G, T, H, C, Dh) -> their grid neighbours (G, T, H, C, 8, Dh)."""
-        x = grid_neighbours(x.reshape(g, t, heads, hc, wc, dh), row_axis=3)
-        return x.reshape(g, t, heads, c, len(NEIGHBOUR_OFFSETS), dh)
+        """Candidate values x (G, T, H, C, d) -> their grid neighbours (G, T, H, C, 8, d)."""
+        d = x.shape[-1]
+        x = grid_neighbours(x.reshape(g, t, heads, hc, wc, d), row_axis=3)
+        return x.reshape(g, t, heads, c, len(NEIGHBOUR_OFFSETS), d)
 
     kj, vj, qc = k[..., :s, :], v[..., :s, :], q[..., s:, :]
     joint_logits = jnp.einsum("gthrd,gthsd->gthrs", q[..., :s, :], kj) * scale
@@ -240,7 +248,7 @@ def dense_attention(
                                      neighbours(v[..., s:, :]))
     out = jnp.concatenate([joint_out, cand_out], axis=3).transpose(0, 3, 1, 2, 4)
     has = jnp.concatenate([joint_has, cand_has], axis=-1)[:, :, 0].transpose(0, 2, 1)
-    agg = jnp.zeros((n, t, heads, dh), out.dtype).at[layout.slot_node].set(out, mode="drop")
+    agg = jnp.zeros((n, t, heads, v.shape[-1]), out.dtype).at[layout.slot_node].set(out, mode="drop")
     has = jnp.zeros((n, t), bool).at[layout.slot_node].set(has, mode="drop")
     return agg, has
 
@@ -258,19 +266,37 @@ def _distance_weight_init(lowest: float, highest: float):
     return init
 
 
+#: Relative offsets reach the message MLP in units of a tenth of the last pose box's longer
+#: side, so that they are of order one.
+OFFSET_SCALE = 10.0
+
+
 class TypedAttention(nn.Module):
-    """One GNN layer: typed multi-head attention, per-type message MLPs, residual update."""
+    """One GNN layer: typed multi-head attention, per-type message MLPs, residual update.
+
+    With `relative_offsets`, each head also averages its senders' positions with its attention
+    weights; the offset of that mean from the receiver, sum_j alpha_ij (p_j - p_i), joins the
+    head's message. After the softmax a message no longer says how far its senders are, so
+    without the offset a candidate cannot tell "at joint k" from "one cell beside joint k".
+    """
 
     config: GnnConfig
 
     @nn.compact
-    def __call__(self, h: jnp.ndarray, geometry: SegmentGeometry | DenseLayout) -> jnp.ndarray:
-        """(N, D) node features -> (N, D) updated features."""
+    def __call__(self, h: jnp.ndarray, geometry: SegmentGeometry | DenseLayout,
+                 pos: jnp.ndarray) -> jnp.ndarray:
+        """(N, D) node features and (N, 2) positions -> (N, D) updated features."""
         cfg = self.config
         t, heads = cfg.num_edge_types, cfg.heads
         dh = cfg.hidden // heads
         q, k, v = (nn.DenseGeneral((t, heads, dh), name=name)(h)
                    for name in ("query", "key", "value"))
+        n = h.shape[0]
+        if cfg.relative_offsets:
+            # Positions ride along as two extra value channels, so both attention
+            # formulations return the weighted mean position with no extra code.
+            v = jnp.concatenate(
+                [v, jnp.broadcast_to(pos[:, None, None].astype(v.dtype), (n, t, heads, 2))], -1)
         weight = None
         if cfg.relative_position_bias:
             w = self.param("distance_weight", _distance_weight_init(*cfg.distance_weight_init),
@@ -280,10 +306,12 @@ class TypedAttention(nn.Module):
             agg, has = dense_attention(q, k, v, weight, geometry, cfg.graph.grid.shape)
         else:
             agg, has = segment_attention(q, k, v, weight, geometry)
-        n = h.shape[0]
+        inputs = agg[..., :dh].reshape(n, t, cfg.hidden)
+        if cfg.relative_offsets:
+            offsets = (agg[..., dh:] - pos[:, None, None]) * OFFSET_SCALE
+            inputs = jnp.concatenate([inputs, offsets.reshape(n, t, 2 * heads)], -1)
         message = sum(
-            Mlp(cfg.hidden, cfg.hidden, name=f"message_{e}")(agg[:, e].reshape(n, cfg.hidden))
-            * has[:, e, None]
+            Mlp(cfg.hidden, cfg.hidden, name=f"message_{e}")(inputs[:, e]) * has[:, e, None]
             for e in range(t))
         update = Mlp(cfg.hidden, cfg.hidden, name="update")(jnp.concatenate([h, message], -1))
         return nn.LayerNorm(name="norm")(h + update)
@@ -321,7 +349,7 @@ class GnnPose(nn.Module):
         else:
             geometry = segment_geometry(graphs, cfg.typed_edges)
         for i in range(cfg.layers):
-            h = TypedAttention(cfg, name=f"layer_{i}")(h, geometry)
+            h = TypedAttention(cfg, name=f"layer_{i}")(h, geometry, nodes["pos"])
         return Mlp(cfg.hidden, cfg.graph.num_joints + 1, name="head")(h)
 
 

@@ -58,6 +58,7 @@ def gnn_config(config: ml_collections.ConfigDict) -> GnnConfig:
                      target_threshold=g.target_threshold)
     return GnnConfig(graph=spec, hidden=g.hidden, layers=g.layers, heads=g.heads,
                      typed_edges=g.typed_edges, relative_position_bias=g.relative_position_bias,
+                     relative_offsets=g.relative_offsets,
                      distance_weight_init=tuple(g.distance_weight_init),
                      use_visual=g.use_visual, use_position=g.use_position,
                      use_type=g.use_type, attention_impl=g.attention_impl)
