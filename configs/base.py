@@ -90,6 +90,8 @@ def get_config() -> ml_collections.ConfigDict:
     config.gnn.heads = 4
     # Separate attention per edge type (spatial / temporal).
     config.gnn.typed_edges = True
+    # False drops every temporal edge: the candidates never hear of the history (an ablation).
+    config.gnn.temporal_edges = True
     # The softplus(w) * |p_i - p_j|^2 attention term [ours]; False is the paper's plain layer.
     config.gnn.relative_position_bias = True
     # Each head's attention-weighted sender offset sum_j alpha_ij (p_j - p_i) joins its message

@@ -18,8 +18,8 @@ from gnnpose_jax.graphs import (
 )
 from gnnpose_jax.graphs.layout import dense_layout, node_mask, segment_geometry
 from gnnpose_jax.models.gnn import (
-    GnnConfig,
     OFFSET_SCALE,
+    GnnConfig,
     GnnPose,
     TypedAttention,
     candidate_loss,

@@ -1,5 +1,6 @@
 """Graph building, targets, padding budgets, masks and decoding (gnnpose_jax.graphs)."""
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -135,6 +136,13 @@ def test_edges_follow_the_rule(scores):
     assert set(got) == _expected_edges(g, spec.grid.shape)
     key = g.receivers.astype(np.int64) * 2 + g.edges["edge_type"]
     assert np.all(np.diff(key) >= 0), "edges must be sorted by (receiver, type)"
+    # The ablation drops exactly the temporal edges and keeps the nodes.
+    spatial = build_graph(dataclasses.replace(spec, temporal_edges=False), hist,
+                          HIST_AFFINES[:len(hist)], CURRENT, BOX)
+    assert spatial.n_node[0] == g.n_node[0]
+    assert set(zip(spatial.senders.tolist(), spatial.receivers.tolist(),
+                   spatial.edges["edge_type"].tolist(), strict=True)) == {
+        e for e in _expected_edges(g, spec.grid.shape) if e[2] == SPATIAL}
 
 
 def test_targets_by_hand_single_joint():

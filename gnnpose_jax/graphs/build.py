@@ -54,6 +54,9 @@ class GraphSpec:
       joint_threshold: tau_joint; history joints scoring below it get no node [ours].
       target_sigma: Gaussian sigma of the candidate targets, in candidate cells.
       target_threshold: minimum Gaussian value for a foreground target.
+      temporal_edges: link history frames to each other and the last one to the candidates;
+        False leaves only spatial edges, so the candidates never hear of the history (the
+        ablation of the temporal edges).
     """
 
     grid: CandidateGrid
@@ -62,6 +65,7 @@ class GraphSpec:
     joint_threshold: float = 0.2
     target_sigma: float = 2.0
     target_threshold: float = 0.5
+    temporal_edges: bool = True
 
     def __post_init__(self):
         """Rejects sizes no graph can have."""
@@ -148,7 +152,7 @@ def build_graph(
         "sample_frame": np.concatenate([offsets + 1, np.zeros(num_cand)]).astype(np.int32),
         "target": target,
     }
-    senders, receivers, types = _edges(offsets, grid.shape, n_j)
+    senders, receivers, types = _edges(offsets, grid.shape, n_j, spec.temporal_edges)
     return jraph.GraphsTuple(
         nodes=nodes,
         edges={"edge_type": types},
@@ -168,20 +172,22 @@ def _pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _edges(
-    frame_of_joint: np.ndarray, grid_shape: tuple[int, int], num_joint_nodes: int
+    frame_of_joint: np.ndarray, grid_shape: tuple[int, int], num_joint_nodes: int,
+    temporal: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Senders, receivers and types of a graph's edges, sorted by (receiver, type)."""
     parts = []  # (senders, receivers, type)
     frames = [np.flatnonzero(frame_of_joint == f) for f in np.unique(frame_of_joint)]
     for nodes in frames:
         parts.append((*_pairs(nodes, nodes), SPATIAL))
-    for newer, older in zip(frames[:-1], frames[1:], strict=True):
-        parts.append((*_pairs(newer, older), TEMPORAL))
-        parts.append((*_pairs(older, newer), TEMPORAL))
     hc, wc = grid_shape
     cand = num_joint_nodes + np.arange(hc * wc)
-    if frames:
-        parts.append((*_pairs(frames[0], cand), TEMPORAL))
+    if temporal:
+        for newer, older in zip(frames[:-1], frames[1:], strict=True):
+            parts.append((*_pairs(newer, older), TEMPORAL))
+            parts.append((*_pairs(older, newer), TEMPORAL))
+        if frames:
+            parts.append((*_pairs(frames[0], cand), TEMPORAL))
     rows, cols = np.divmod(np.arange(hc * wc), wc)
     for dr, dc in NEIGHBOUR_OFFSETS:
         r, c = rows + dr, cols + dc

@@ -248,7 +248,8 @@ def dense_attention(
                                      neighbours(v[..., s:, :]))
     out = jnp.concatenate([joint_out, cand_out], axis=3).transpose(0, 3, 1, 2, 4)
     has = jnp.concatenate([joint_has, cand_has], axis=-1)[:, :, 0].transpose(0, 2, 1)
-    agg = jnp.zeros((n, t, heads, v.shape[-1]), out.dtype).at[layout.slot_node].set(out, mode="drop")
+    agg = jnp.zeros((n, t, heads, v.shape[-1]), out.dtype).at[layout.slot_node].set(
+        out, mode="drop")
     has = jnp.zeros((n, t), bool).at[layout.slot_node].set(has, mode="drop")
     return agg, has
 

@@ -55,7 +55,7 @@ def gnn_config(config: ml_collections.ConfigDict) -> GnnConfig:
                          feature_stride=FEATURE_STRIDE)
     spec = GraphSpec(grid=grid, history=g.history, num_joints=NUM_JOINTS,
                      joint_threshold=g.joint_threshold, target_sigma=g.target_sigma,
-                     target_threshold=g.target_threshold)
+                     target_threshold=g.target_threshold, temporal_edges=g.temporal_edges)
     return GnnConfig(graph=spec, hidden=g.hidden, layers=g.layers, heads=g.heads,
                      typed_edges=g.typed_edges, relative_position_bias=g.relative_position_bias,
                      relative_offsets=g.relative_offsets,
