@@ -1,0 +1,140 @@
+"""Ablations of METHOD.md's switches on the synthetic val split, written as a Markdown table.
+
+Starts from a finished demo (`python -m gnnpose_jax.demo --workdir runs/demo`): its tiny HRNet
+(`runs/demo/hrnet`), its world and its GNN (`runs/demo/gnn`, the full model). Each GNN variant
+is trained with the demo's GNN config plus the variant's overrides into
+`runs/demo/ablate/<variant>` (skipped when that folder already holds an export, so an
+interrupted run resumes), then every row tracks the val split with the same detections and
+HRNet and is scored. Rows:
+
+- the baseline tracker (no GNN) and the full GNN tracker;
+- history length n = 1, 2 (the full model has n = 3);
+- no temporal edges (the candidates never hear of the history);
+- no visual cue (no HRNet features in the nodes);
+- the paper's plain attention message (no relative offsets);
+- the merge rules `weighted`, `max` and `hrnet_only` with the full GNN.
+
+    .venv/bin/python benchmarks/ablate.py --demo runs/demo --out docs/results.md
+
+Each training takes about as long as the demo's GNN stage; the whole run is a benchmark, not
+a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+GNN_CONFIG = "configs/synthetic_gnn.py"
+
+#: name -> (description, config overrides of the GNN training, tracker overrides)
+VARIANTS = {
+    "history_1": ("n = 1", {"gnn.history": 1}, {"history": 1}),
+    "history_2": ("n = 2", {"gnn.history": 2}, {"history": 2}),
+    "no_temporal_edges": ("no temporal edges", {"gnn.temporal_edges": False}, {}),
+    "no_visual": ("no visual cue", {"gnn.use_visual": False}, {}),
+    "plain_message": ("no relative offsets (paper's message)",
+                      {"gnn.relative_offsets": False}, {}),
+}
+MERGES = ("weighted", "max", "hrnet_only")
+
+
+def train_variant(demo: Path, name: str, overrides: dict) -> Path:
+    """Trains one GNN variant (unless already trained); returns its workdir."""
+    workdir = demo / "ablate" / name
+    if (workdir / "gnn").is_dir():
+        print(f"{name}: already trained in {workdir}", flush=True)
+        return workdir
+    flags = [f"--config.{k}={v}" for k, v in overrides.items()]
+    command = [sys.executable, "train.py", "--config", GNN_CONFIG, "--workdir", str(workdir),
+               f"--config.hrnet.checkpoint={demo / 'hrnet' / 'hrnet'}",
+               f"--config.data.root={demo / 'hrnet' / 'synthetic_world'}",
+               "--config.progress_bar=False", *flags]
+    print(f"{name}: training ({' '.join(flags)})", flush=True)
+    t0 = time.perf_counter()
+    subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    print(f"{name}: trained in {time.perf_counter() - t0:.0f} s", flush=True)
+    return workdir
+
+
+def score(workdir: Path, data: Path, use_gnn: bool, tracker_overrides: dict) -> dict:
+    """Tracks the val split with a workdir's networks and settings; returns the totals."""
+    import json
+
+    from gnnpose_jax.evaluation import evaluate
+    from gnnpose_jax.tracking.config import tracker_config
+    from gnnpose_jax.tracking.split import box_source, load_models, read_split, track_split
+
+    stored = json.loads((workdir / "config.json").read_text())
+    config = tracker_config(stored.get("tracker"), **tracker_overrides)
+    sequences = read_split(data, "val")
+    boxes = box_source(data, "val", sequences, "detections", None)
+    models = load_models(workdir, use_gnn=use_gnn)
+    predictions, _ = track_split(models, config, data, sequences, boxes, use_gnn,
+                                 desc=workdir.name)
+    result = evaluate(sequences, predictions)
+    return {"ap": result["ap"]["total"], "mota": result["mota"]["total"],
+            "precision": result["mota"]["precision"], "recall": result["mota"]["recall"]}
+
+
+def table(rows: list[tuple[str, dict]], baseline: dict) -> str:
+    """Markdown rows with the differences to the baseline."""
+    lines = ["| tracker | total AP | total MOTA | precision | recall |",
+             "|---|---|---|---|---|"]
+    for name, r in rows:
+        lines.append(f"| {name} | {r['ap']:.1f} ({r['ap'] - baseline['ap']:+.1f}) | "
+                     f"{r['mota']:.1f} ({r['mota'] - baseline['mota']:+.1f}) | "
+                     f"{r['precision']:.1f} | {r['recall']:.1f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--demo", type=Path, default=Path("runs/demo"),
+                        help="a finished demo workdir (hrnet/, gnn/)")
+    parser.add_argument("--out", type=Path, default=Path("docs/results.md"),
+                        help="write the Markdown table here")
+    parser.add_argument("--only", default="", help="comma-separated variants (default: all)")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    demo = args.demo.absolute()
+    data = demo / "hrnet" / "synthetic_world"
+    full = demo / "gnn"
+    if not (full / "gnn").is_dir():
+        sys.exit(f"{full}: no GNN export; run `python -m gnnpose_jax.demo --workdir {args.demo}`")
+    chosen = [v for v in args.only.split(",") if v] or list(VARIANTS)
+    unknown = sorted(set(chosen) - set(VARIANTS))
+    if unknown:
+        sys.exit(f"--only: unknown variant {unknown[0]!r} (known: {', '.join(VARIANTS)})")
+    t0 = time.perf_counter()
+    trained = {name: train_variant(demo, name, VARIANTS[name][1]) for name in chosen}
+    baseline = score(full, data, False, {})
+    rows = [("baseline (no GNN)", baseline), ("full GNN (n = 3)", score(full, data, True, {}))]
+    for name in chosen:
+        description, _, tracker_overrides = VARIANTS[name]
+        rows.append((description, score(trained[name], data, True, tracker_overrides)))
+    for merge in MERGES:
+        rows.append((f"full GNN, merge `{merge}`", score(full, data, True, {"merge": merge})))
+    text = table(rows, baseline)
+    minutes = (time.perf_counter() - t0) / 60
+    print(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
+        "# Ablations on the synthetic val split\n\n"
+        f"Written by `python benchmarks/ablate.py --demo {args.demo}` on "
+        f"{datetime.date.today()} ({minutes:.0f} min on this machine). Every row uses the "
+        "demo's tiny HRNet, the val split's detections and the demo config's tracker "
+        "settings (`configs/synthetic_gnn.py`), except what the row changes; differences are "
+        "to the baseline. Variants retrain the GNN with the demo's recipe.\n\n"
+        f"{text}\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
