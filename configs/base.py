@@ -112,6 +112,9 @@ def get_config() -> ml_collections.ConfigDict:
     # Candidate targets: Gaussian sigma (candidate cells) and foreground threshold [ours].
     config.gnn.target_sigma = 2.0
     config.gnn.target_threshold = 0.5
+    # Decoding: 0 = argmax + 0.25-cell shift (METHOD.md); r > 0 = the probability-weighted
+    # centroid of the (2r + 1)^2 cells around the argmax [ours].
+    config.gnn.decode_radius = 0
     # The current crop: last pose box x 1.25 x this [ours].
     config.gnn.track_enlarge = 1.2
     # History poses from GT, made estimate-like: jitter (x box side), dropout, scores [ours].
@@ -160,6 +163,8 @@ def get_config() -> ml_collections.ConfigDict:
     config.tracker.oks_gate = 0.3
     config.tracker.merge = "weighted"  # "weighted", "max" or "hrnet_only"
     config.tracker.merge_agree = 0.1
+    # Scale an unmatched prediction's joint scores by its track's last mean joint score [ours].
+    config.tracker.recovered_confidence = False
     config.tracker.nms_oks = 0.9
     config.tracker.min_box_score = 0.0
     config.tracker.output_thresholds = 0.2

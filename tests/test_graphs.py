@@ -261,3 +261,27 @@ def test_gaussian_round_trip_is_sub_cell():
                                      grid_to_image_affines(affine[None], grid)))
         back = apply_affine(to_grid, out[0, 0, :2])
         assert np.all(np.abs(back - gt_grid) <= 0.25 + 1e-4), (back, gt_grid)
+
+
+def test_centroid_decode_by_hand_and_on_a_target_plateau():
+    grid = CandidateGrid((8, 10), stride=2)  # candidates (4, 5)
+    to_image = grid_to_image_affines(CURRENT[None], grid)
+    cand = _candidate_image_xy((4, 5)).reshape(4, 5, 2)
+    cell = cand[0, 1] - cand[0, 0]  # one column step in image pixels
+    probs = np.zeros((1, 4, 5, K), np.float32)
+    # Joint 0: argmax (1, 1) = 0.6, right neighbour 0.2, a cell two columns away ignored at r=1.
+    probs[0, 1, 1, 0], probs[0, 1, 2, 0], probs[0, 1, 3, 0] = 0.6, 0.2, 0.5
+    # Joint 1 in the corner: the window is clipped to the grid.
+    probs[0, 0, 0, 1], probs[0, 1, 0, 1] = 0.3, 0.1
+    out = np.asarray(decode_grid(probs, to_image, radius=1))
+    np.testing.assert_allclose(out[0, 0], [*(cand[1, 1] + 0.25 * cell), 0.6], atol=1e-4)
+    down = cand[1, 0] - cand[0, 0]
+    np.testing.assert_allclose(out[0, 1], [*(cand[0, 0] + 0.25 * down), 0.3], atol=1e-4)
+    # The targets' plateau (every cell within the radius marked alike) decodes to its centre,
+    # which the shift rule cannot reach.
+    plateau = candidate_targets(np.array([[2.5, 1.5]]), np.array([True]), (4, 5), 0.75, 0.5)
+    probs = (plateau == 0).reshape(1, 4, 5, 1).astype(np.float32) * 0.5
+    probs[0, 1, 2, 0] = 0.51  # the argmax is one of the four plateau cells
+    out = np.asarray(decode_grid(probs, to_image, radius=2))
+    centre = (cand[1, 2] + cand[2, 3]) / 2
+    np.testing.assert_allclose(out[0, 0, :2], centre, atol=0.02 * np.abs(cell).max())

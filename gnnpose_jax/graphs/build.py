@@ -54,6 +54,8 @@ class GraphSpec:
       joint_threshold: tau_joint; history joints scoring below it get no node [ours].
       target_sigma: Gaussian sigma of the candidate targets, in candidate cells.
       target_threshold: minimum Gaussian value for a foreground target.
+      decode_radius: sub-cell refinement of the decoded joints: 0 for the 0.25-cell shift,
+        r > 0 for the local centroid over (2r + 1)^2 cells (`decode.decode_grid`).
       temporal_edges: link history frames to each other and the last one to the candidates;
         False leaves only spatial edges, so the candidates never hear of the history (the
         ablation of the temporal edges).
@@ -65,6 +67,7 @@ class GraphSpec:
     joint_threshold: float = 0.2
     target_sigma: float = 2.0
     target_threshold: float = 0.5
+    decode_radius: int = 0
     temporal_edges: bool = True
 
     def __post_init__(self):
@@ -72,6 +75,8 @@ class GraphSpec:
         if self.history < 1 or self.num_joints < 1:
             raise ConfigError(
                 f"GraphSpec: history {self.history} and num_joints {self.num_joints} must be >= 1")
+        if self.decode_radius < 0:
+            raise ConfigError(f"GraphSpec: decode_radius {self.decode_radius} must be >= 0")
         if self.target_sigma <= 0 or not 0 < self.target_threshold <= 1:
             raise ConfigError(
                 f"GraphSpec: target_sigma {self.target_sigma} must be > 0 and target_threshold "

@@ -49,7 +49,7 @@ class GnnPredictor:
 
         def forward(variables, graphs, features, grid_to_image):
             logits = gnn_module.apply(variables, graphs, features)
-            return decode_poses(logits, graphs, grid_to_image, grid)
+            return decode_poses(logits, graphs, grid_to_image, grid, radius=spec.decode_radius)
 
         self._forward = jax.jit(forward)
         self._cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}

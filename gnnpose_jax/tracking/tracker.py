@@ -39,6 +39,10 @@ class TrackerConfig:
       oks_gate: pairs with OKS below this stay unmatched.
       merge: "weighted" (score-weighted mean where both agree), "max" or "hrnet_only".
       merge_agree: agreement distance for "weighted", as a fraction of the box diagonal.
+      recovered_confidence: an unmatched prediction's joint scores are multiplied by the mean
+        joint score of the track's last pose before `keep_score` and the output thresholds
+        apply [ours]: the GNN's probabilities assume a right history, and a track whose last
+        pose was doubtful (a false detection, a half-hidden person) extrapolates doubt.
       nms_oks: of two outputs with OKS above this, the lower-scoring one is dropped.
       min_box_score: detections below this score are ignored.
       output_thresholds: per-joint (K,) or scalar score below which a joint is not written.
@@ -52,6 +56,7 @@ class TrackerConfig:
     oks_gate: float = 0.3
     merge: str = "weighted"
     merge_agree: float = 0.1
+    recovered_confidence: bool = False
     nms_oks: float = 0.9
     min_box_score: float = 0.0
     output_thresholds: tuple[float, ...] | float = 0.2
@@ -247,6 +252,9 @@ class OnlineTracker:
                 continue
             track.misses += 1
             prediction = predictions[ti]
+            if prediction is not None and cfg.recovered_confidence:
+                prediction = Pose(prediction.keypoints,
+                                  prediction.scores * track.last_pose.score)
             if (prediction is not None and track.misses <= cfg.max_misses
                     and prediction.score >= cfg.keep_score):
                 track.history.append((frame_index, prediction))

@@ -55,7 +55,8 @@ def gnn_config(config: ml_collections.ConfigDict) -> GnnConfig:
                          feature_stride=FEATURE_STRIDE)
     spec = GraphSpec(grid=grid, history=g.history, num_joints=NUM_JOINTS,
                      joint_threshold=g.joint_threshold, target_sigma=g.target_sigma,
-                     target_threshold=g.target_threshold, temporal_edges=g.temporal_edges)
+                     target_threshold=g.target_threshold, decode_radius=g.decode_radius,
+                     temporal_edges=g.temporal_edges)
     return GnnConfig(graph=spec, hidden=g.hidden, layers=g.layers, heads=g.heads,
                      typed_edges=g.typed_edges, relative_position_bias=g.relative_position_bias,
                      relative_offsets=g.relative_offsets,
@@ -110,7 +111,8 @@ def build(config: ml_collections.ConfigDict, workdir: Path, per_device_batch: in
 
     return Task(create_state=make_state,
                 train_step=functools.partial(steps.gnn_train_step, **loss),
-                eval_step=functools.partial(steps.gnn_eval_step, grid=spec.grid, **loss),
+                eval_step=functools.partial(steps.gnn_eval_step, grid=spec.grid,
+                                             decode_radius=spec.decode_radius, **loss),
                 train_loader=train_loader, val_loader=val_loader,
                 num_train_examples=num_examples,
                 to_batch=functools.partial(inputs.gnn_batch, spec=spec, budget=budget),

@@ -156,7 +156,7 @@ def gnn_train_step(state: TrainState, batch: Batch, rng: jax.Array, loss: str = 
     return _apply_update(state, grads, loss_sum, count)
 
 
-def gnn_eval_step(state: TrainState, batch: Batch, grid: CandidateGrid,
+def gnn_eval_step(state: TrainState, batch: Batch, grid: CandidateGrid, decode_radius: int = 0,
                   loss: str = "weighted_ce", focal_gamma: float = 2.0) -> Metrics:
     """Global sums of the validation loss, candidate accuracy and decoded-pose PCKh@0.5.
 
@@ -164,6 +164,7 @@ def gnn_eval_step(state: TrainState, batch: Batch, grid: CandidateGrid,
       state: this device's replica.
       batch: this device's GNN eval batch (module docstring).
       grid: the candidate grid (static).
+      decode_radius: the decoder's sub-cell refinement (`decode_grid`).
       loss: `candidate_loss` kind.
       focal_gamma: the focal exponent.
 
@@ -178,7 +179,7 @@ def gnn_eval_step(state: TrainState, batch: Batch, grid: CandidateGrid,
     target = graphs.nodes["target"]
     foreground = candidate_mask(graphs) & (target >= 0) & (target < logits.shape[-1] - 1)
     hit = foreground & (jnp.argmax(logits, axis=-1) == target)
-    poses = decode_poses(logits, graphs, batch["grid_to_image"], grid)
+    poses = decode_poses(logits, graphs, batch["grid_to_image"], grid, radius=decode_radius)
     gt = batch["gt"]
     present = (gt[..., 2] > 0) & batch["mask"][:, None]
     correct, count = pckh_counts(poses[..., :2], gt[..., :2], present, head_sizes(gt))
