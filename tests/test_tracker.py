@@ -51,11 +51,12 @@ def _box(pose):
     return [*lo, *(hi - lo), 0.95]
 
 
-def _run(predictor, missing=range(4, 7), frames=11, speed=12.0):
+def _run(predictor, missing=range(4, 7), frames=11, speed=12.0, **config):
     """One person walking right at `speed` px/frame; the detector misses `missing` frames."""
     poses = {t: [_person(50 + speed * t)] for t in range(frames)}
     estimator = ScriptedEstimator(poses)
-    tracker = OnlineTracker(estimator, TrackerConfig(history=3, max_misses=3), predictor)
+    tracker = OnlineTracker(estimator, TrackerConfig(history=3, max_misses=3, **config),
+                            predictor)
     results = []
     for t in range(frames):
         estimator.frame = t
@@ -75,6 +76,23 @@ def test_predictor_keeps_id_through_occlusion_and_baseline_loses_it():
     _, baseline = _run(None)
     assert [len(f) for f in baseline] == [1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1]
     assert baseline[3][0].track_id == 0 and baseline[7][0].track_id == 1
+
+
+def test_recovered_confidence_scales_unmatched_predictions_by_the_track():
+    plain = _run(ConstantVelocityPredictor(score_decay=0.95))[1]
+    scaled = _run(ConstantVelocityPredictor(score_decay=0.95), recovered_confidence=True)[1]
+    # Frame 4: the prediction's scores (0.9 * 0.95) times the last pose's mean score (0.9);
+    # frame 5 extrapolates from that recovered pose, so the doubt compounds.
+    np.testing.assert_allclose(plain[4][0].pose.scores, 0.9 * 0.95)
+    s4 = 0.9 * 0.95 * 0.9
+    np.testing.assert_allclose(scaled[4][0].pose.scores, s4)
+    np.testing.assert_allclose(scaled[5][0].pose.scores, s4 * 0.95 * s4)
+    # With keep_score between the two, only the unscaled prediction is emitted.
+    kept = _run(ConstantVelocityPredictor(score_decay=0.95), keep_score=0.8,
+                recovered_confidence=True)[1]
+    assert [len(f) for f in kept][4:7] == [0, 0, 0]
+    assert [len(f) for f in _run(ConstantVelocityPredictor(score_decay=0.95),
+                                 keep_score=0.8)[1]][4] == 1
 
 
 def test_baseline_keeps_id_for_a_short_gap_of_slow_motion():
