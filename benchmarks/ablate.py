@@ -12,6 +12,7 @@ HRNet and is scored. Rows:
 - no temporal edges (the candidates never hear of the history);
 - no visual cue (no HRNet features in the nodes);
 - the paper's plain attention message (no relative offsets);
+- history poses from the frozen HRNet's estimates instead of jittered GT;
 - the merge rules `weighted`, `max` and `hrnet_only` with the full GNN.
 
     .venv/bin/python benchmarks/ablate.py --demo runs/demo --out docs/results.md
@@ -40,6 +41,7 @@ VARIANTS = {
     "no_visual": ("no visual cue", {"gnn.use_visual": False}, {}),
     "plain_message": ("no relative offsets (paper's message)",
                       {"gnn.relative_offsets": False}, {}),
+    "history_hrnet": ("history from HRNet's estimates", {"gnn.history_source": "hrnet"}, {}),
 }
 MERGES = ("weighted", "max", "hrnet_only")
 

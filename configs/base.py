@@ -117,6 +117,9 @@ def get_config() -> ml_collections.ConfigDict:
     config.gnn.decode_radius = 0
     # The current crop: last pose box x 1.25 x this [ours].
     config.gnn.track_enlarge = 1.2
+    # History poses: "gt" (GT poses made estimate-like, below) or "hrnet" (the frozen HRNet's
+    # estimates of each person, computed once and cached in WORKDIR/history_estimates) [ours].
+    config.gnn.history_source = "gt"
     # History poses from GT, made estimate-like: jitter (x box side), dropout, scores [ours].
     config.gnn.history_jitter = 0.03
     config.gnn.history_dropout = 0.1

@@ -13,9 +13,11 @@ from gnnpose_jax.data import pipeline, posetrack, synthetic
 from gnnpose_jax.data.topdown_samples import TopDownConfig
 from gnnpose_jax.data.windows import WindowConfig
 from gnnpose_jax.errors import DataError
+from gnnpose_jax.training import history
 
 TOPDOWN = TopDownConfig(input_hw=(32, 24))
 WINDOW = WindowConfig(input_hw=(32, 24))
+WINDOW_K = 17
 
 
 @pytest.fixture(scope="module")
@@ -182,3 +184,52 @@ def test_empty_or_missing_splits_are_data_errors(world, tmp_path):
     unlabeled = pipeline.folder_source(tmp_path / "unlabeled", "train")
     with pytest.raises(DataError, match="no examples"):
         pipeline.topdown_loader(unlabeled, TOPDOWN, config)
+
+
+def test_window_history_comes_from_estimates_as_they_are(source):
+    refs = pipeline.window_refs(source.index, WINDOW.history)
+    number, t, track = (int(v) for v in refs[len(refs) // 2])
+    frames = source.index.frame_records(list(source.index.sequences)[number])
+    rng = np.random.default_rng(0)
+    # Hand-made estimates: each GT pose moved by (3, -2) px with score 0.7, for this track only.
+    estimates = {}
+    for f in range(1, WINDOW.history + 1):
+        record = frames.get(t - f)
+        if record is None:
+            continue
+        people = source[record]["people"]
+        slots = np.flatnonzero(people["track_id"][: people["count"]] == track)
+        if len(slots):
+            gt = np.asarray(people["keypoints"][slots[0]], np.float64)
+            estimates[(record, track)] = np.concatenate(
+                [gt[:, :2] + [3.0, -2.0], np.full((len(gt), 1), 0.7)], axis=1)
+    assert estimates
+    config = dataclasses.replace(WINDOW, history_from_estimates=True)
+    window = pipeline.WindowTransform(source, config, augment=False, estimates=estimates)
+    got = window.random_map(np.array([number, t, track]), rng)
+    plain = pipeline.WindowTransform(source, WINDOW, augment=False).random_map(
+        np.array([number, t, track]), np.random.default_rng(0))
+    for f in range(1, WINDOW.history + 1):
+        record = frames.get(t - f)
+        expected = estimates.get((record, track), np.zeros((WINDOW_K, 3)))
+        np.testing.assert_allclose(got.history[f - 1], expected, atol=1e-4)
+    np.testing.assert_array_equal(got.target, plain.target)  # the target stays the GT pose
+
+
+def test_cached_estimates_are_reused_only_for_their_key(tmp_path):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {(4, 2): np.ones((WINDOW_K, 3), np.float32), (1, 7): np.zeros((WINDOW_K, 3),
+                                                                              np.float32)}
+
+    path = tmp_path / "cache" / "train.npz"
+    first = history.cached_estimates(path, "hrnet-a|train", compute)
+    again = history.cached_estimates(path, "hrnet-a|train", compute)
+    assert len(calls) == 1 and again.keys() == first.keys()
+    for key in first:
+        np.testing.assert_array_equal(again[key], first[key])
+    history.cached_estimates(path, "hrnet-b|train", compute)
+    assert len(calls) == 2
+    assert sorted(p.name for p in path.parent.iterdir()) == ["train.npz"]

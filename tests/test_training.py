@@ -352,6 +352,28 @@ def test_gnn_run_on_the_exported_hrnet(hrnet_run, tmp_path, monkeypatch):
     chex.assert_trees_all_equal(variables["params"], final.params)
 
 
+def test_gnn_run_with_hrnet_estimated_history(hrnet_run, tmp_path):
+    hrnet_dir, _, _ = hrnet_run
+    config = _config("synthetic_gnn", hrnet__checkpoint=str(hrnet_dir / export.HRNET_EXPORT),
+                     data__root=str(hrnet_dir / "synthetic_world"), gnn__hidden=16,
+                     gnn__history_source="hrnet", num_train_steps=2, eval_every_steps=2)
+    train_and_evaluate(config, tmp_path)
+    assert "val/pckh" in read_metrics(tmp_path)[-1]
+    # One estimate per labelled train person with an annotated joint, keyed by its track.
+    cache = np.load(tmp_path / "history_estimates" / "train.p0.npz")
+    source = inputs.frame_source(config.data, "train", tmp_path)
+    expected = {(r, int(source[r]["people"]["track_id"][s])) for r in range(len(source))
+                if source[r]["is_labeled"] for s in range(int(source[r]["people"]["count"]))
+                if np.any(source[r]["people"]["keypoints"][s] != 0)}
+    assert set(zip(cache["records"].tolist(), cache["tracks"].tolist(), strict=True)) == expected
+    assert cache["poses"].shape == (len(expected), 17, 3)
+    with pytest.raises(ConfigError, match="history_source"):
+        train_and_evaluate(_config("synthetic_gnn", gnn__history_source="detector",
+                                   hrnet__checkpoint=str(hrnet_dir / export.HRNET_EXPORT),
+                                   data__root=str(hrnet_dir / "synthetic_world")),
+                           tmp_path / "bad")
+
+
 def test_gnn_mode_needs_an_hrnet_checkpoint(tmp_path):
     with pytest.raises(ConfigError, match="hrnet.checkpoint is empty"):
         train_and_evaluate(_config("synthetic_gnn"), tmp_path / "a")

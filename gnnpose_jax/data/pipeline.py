@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+from collections.abc import Mapping
 from collections.abc import Sequence as SequenceType
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -184,11 +185,17 @@ class TopDownTransform(grain.transforms.RandomMap):
 
 @dataclasses.dataclass(frozen=True)
 class WindowTransform(grain.transforms.RandomMap):
-    """[sequence number, t, track] -> `windows.TrackletWindow` (records, images, crops)."""
+    """[sequence number, t, track] -> `windows.TrackletWindow` (records, images, crops).
+
+    With `estimates` ((record index, track id) -> (K, 3) [x, y, score]), the history poses are
+    those estimates (a person without one has no pose in that frame) and `config` must say
+    `history_from_estimates`; the pose at t stays the GT target.
+    """
 
     source: FrameSource
     config: windows.WindowConfig
     augment: bool = True
+    estimates: Mapping[tuple[int, int], np.ndarray] | None = None
 
     @functools.cached_property
     def _frames(self) -> list[dict[int, int]]:
@@ -208,6 +215,8 @@ class WindowTransform(grain.transforms.RandomMap):
             pose = None if slot is None else record["people"]["keypoints"][slot]
             if pose is not None and topdown_samples.annotated(pose).sum() < self.config.min_joints:
                 pose = None
+            if f and pose is not None and self.estimates is not None:
+                pose = self.estimates.get((record_index, track))
             poses.append(pose)
             images.append(None if pose is None else self.source.image(record))
         return windows.make_window(images, poses, rng, self.config, self.augment)

@@ -5,7 +5,8 @@ t-n ... t-1. Its window holds, for offsets f = 0 ... n (frame t - f):
 
 - the history poses (f >= 1): the GT poses, augmented as estimates would be wrong [ours]:
   joints jittered with sd 0.03 x the pose box's longer side, dropped with probability 0.1, and
-  given scores from U(0.5, 1);
+  given scores from U(0.5, 1); or, with `history_from_estimates`, HRNet's estimates of those
+  people as they are (`training/history.py`);
 - the crops: frame t - f cropped around that frame's (augmented) pose box, enlarged 1.25 as a
   detection would be; the current frame (f = 0) cropped around the box of the *last* history
   pose enlarged 1.25 x 1.2, exactly as the tracker does at inference (`track_crop_region`);
@@ -61,6 +62,8 @@ class WindowConfig:
         `rotation_prob`, else 0.
       rotation_prob: see `rotation_factor`.
       flip_prob: probability of mirroring the window.
+      history_from_estimates: the history poses given to `make_window` are estimates
+        [x, y, score], used as they are (no jitter, dropout or drawn scores).
     """
 
     history: int = 3
@@ -77,6 +80,7 @@ class WindowConfig:
     rotation_factor: float = 45.0
     rotation_prob: float = 0.6
     flip_prob: float = 0.5
+    history_from_estimates: bool = False
 
 
 class TrackletWindow(NamedTuple):
@@ -236,7 +240,9 @@ def _history_poses(poses: SequenceType[np.ndarray | None], rng: np.random.Genera
         present = None if pose is None else np.any(pose != 0.0, axis=1)
         if pose is None or not present.any():
             continue
-        if augment:
+        if config.history_from_estimates:
+            history[f - 1] = pose
+        elif augment:
             history[f - 1] = augment_history_pose(pose, rng, config)
         else:
             history[f - 1, present] = np.concatenate(
@@ -270,7 +276,8 @@ def make_window(images: SequenceType[np.ndarray | None], poses: SequenceType[np.
       images: T = n + 1 (H_img, W_img, 3) uint8 RGB frames, images[f] of frame t - f; only
         those with a pose are read (others may be None).
       poses: T (K, 3) [x, y, v] GT poses of the track, poses[f] of frame t - f, None where the
-        track has none; poses[0] is required and at least one history pose.
+        track has none; poses[0] is required and at least one history pose. With
+        `config.history_from_estimates`, poses[1:] are [x, y, score] estimates.
       rng: random generator (the only source of randomness).
       config: the window settings.
       augment: False: no pose noise (scores 1), no similarity, no crop scaling.

@@ -21,12 +21,15 @@ from gnnpose_jax.errors import ConfigError
 from gnnpose_jax.graphs import CandidateGrid, GraphSpec, batch_graphs, build_graph, graph_budget
 from gnnpose_jax.models.gnn import GnnConfig, GnnPose
 from gnnpose_jax.models.hrnet import HRNet, load_hrnet
-from gnnpose_jax.training import export, hrnet_mode, inputs, steps
+from gnnpose_jax.models.topdown import TopDownEstimator
+from gnnpose_jax.training import export, history, hrnet_mode, inputs, steps
 from gnnpose_jax.training.state import TrainState, create_state, run_once
 from gnnpose_jax.training.task import Task
 
 #: Crop pixels per HRNet feature cell.
 FEATURE_STRIDE = 4
+#: Crops per HRNet call when estimating history poses.
+ESTIMATE_BATCH = 32
 
 
 def load_frozen_hrnet(config: ml_collections.ConfigDict) -> tuple[HRNet, dict]:
@@ -78,6 +81,19 @@ def initial_params(model_config: GnnConfig, feature_channels: int, seed: int) ->
     return run_once(GnnPose(model_config).init, jax.random.key(seed), example, features)
 
 
+def history_estimates(config: ml_collections.ConfigDict, workdir: Path, hrnet: HRNet,
+                      frozen: dict, source, split: str) -> history.Estimates:
+    """The frozen HRNet's estimates of a split's people, cached in WORKDIR/history_estimates."""
+    input_hw = hrnet_mode.input_hw(config)
+    estimator = TopDownEstimator(hrnet, frozen, input_hw, ESTIMATE_BATCH)
+    key = (f"{Path(config.hrnet.checkpoint).absolute()}|{source.name}|{split}|{input_hw}|"
+           f"{config.data.min_joints}")
+    show = config.progress_bar and jax.process_index() == 0
+    return history.cached_estimates(
+        Path(workdir) / "history_estimates" / f"{split}.p{jax.process_index()}.npz", key,
+        lambda: history.estimate_people(source, estimator, config.data.min_joints, show))
+
+
 def build(config: ml_collections.ConfigDict, workdir: Path, per_device_batch: int) -> Task:
     """The GNN-mode task.
 
@@ -93,8 +109,9 @@ def build(config: ml_collections.ConfigDict, workdir: Path, per_device_batch: in
     hrnet, frozen = load_frozen_hrnet(config)
     spec = model_config.graph
     budget = graph_budget(spec, per_device_batch)
-    train_loader, val_loader, num_examples = inputs.gnn_loaders(config, workdir,
-                                                                per_device_batch)
+    train_loader, val_loader, num_examples = inputs.gnn_loaders(
+        config, workdir, per_device_batch,
+        estimates_for=functools.partial(history_estimates, config, workdir, hrnet, frozen))
     loss = {"loss": config.gnn.loss, "focal_gamma": config.gnn.focal_gamma}
 
     def make_state(tx: optax.GradientTransformation) -> TrainState:

@@ -195,15 +195,26 @@ def topdown_config(config: ml_collections.ConfigDict) -> topdown_samples.TopDown
         half_body_prob=aug.half_body_prob)
 
 
+HISTORY_SOURCES = ("gt", "hrnet")
+
+
 def window_config(config: ml_collections.ConfigDict) -> windows.WindowConfig:
-    """The tracklet window settings from the config."""
+    """The tracklet window settings from the config.
+
+    Pose boxes count the joints scoring at least tau_joint, as the tracker's do.
+    """
     aug, gnn = config.augment, config.gnn
+    if gnn.history_source not in HISTORY_SOURCES:
+        raise ConfigError(f"gnn.history_source {gnn.history_source!r} must be one of "
+                          f"{HISTORY_SOURCES}")
     return windows.WindowConfig(
         history=gnn.history, input_hw=tuple(config.hrnet.input_hw),
+        box_threshold=gnn.joint_threshold, min_joints=config.data.min_joints,
         track_enlarge=gnn.track_enlarge, jitter=gnn.history_jitter,
         dropout=gnn.history_dropout, score_range=tuple(gnn.history_score_range),
         scale_factor=aug.scale_factor, rotation_factor=aug.rotation_factor,
-        rotation_prob=aug.rotation_prob, flip_prob=aug.flip_prob)
+        rotation_prob=aug.rotation_prob, flip_prob=aug.flip_prob,
+        history_from_estimates=gnn.history_source == "hrnet")
 
 
 def hrnet_loaders(config: ml_collections.ConfigDict, workdir: str | Path, per_device_batch: int
@@ -225,24 +236,39 @@ def hrnet_loaders(config: ml_collections.ConfigDict, workdir: str | Path, per_de
     return train_loader, val_loader, len(train_refs)
 
 
-def gnn_loaders(config: ml_collections.ConfigDict, workdir: str | Path, per_device_batch: int
-                ) -> tuple[grain.IterDataset, grain.IterDataset | None, int]:
+def gnn_loaders(config: ml_collections.ConfigDict, workdir: str | Path, per_device_batch: int,
+                estimates_for=None) -> tuple[grain.IterDataset, grain.IterDataset | None, int]:
     """(train loader, val loader or None, number of train windows) of GNN mode.
 
     The val loader is None when the val split has no window (PoseTrack labels its val videos
     every 4th frame, so no labeled history precedes a labeled frame within n frames).
+
+    Args:
+      config: the run config.
+      workdir: the run's folder.
+      per_device_batch: windows per device per step.
+      estimates_for: with `gnn.history_source = "hrnet"`, (frame source, split) -> the
+        history estimates of that split (`training.history`).
     """
     data, settings = config.data, window_config(config)
+    if settings.history_from_estimates and estimates_for is None:
+        raise ConfigError("gnn.history_source 'hrnet' needs the frozen HRNet's estimates")
+
+    def transform(source, split, augment):
+        """The window transform of a split, with its estimates when the history needs them."""
+        estimates = estimates_for(source, split) if settings.history_from_estimates else None
+        return pipeline.WindowTransform(source, settings, augment, estimates)
+
     train = frame_source(data, data.train_split, workdir)
     train_refs = pipeline.window_refs(train.index, settings.history, settings.min_joints)
     train_loader = pipeline.make_loader(
-        train_refs, pipeline.WindowTransform(train, settings),
+        train_refs, transform(train, data.train_split, True),
         _loader_config(config, per_device_batch, train=True), train.name)
     val = frame_source(data, data.val_split, workdir)
     val_refs = pipeline.window_refs(val.index, settings.history, settings.min_joints)
     val_loader = None
     if len(val_refs):
-        val_loader = eval_loader(val_refs, pipeline.WindowTransform(val, settings, augment=False),
+        val_loader = eval_loader(val_refs, transform(val, data.val_split, False),
                                  WindowEval, config, per_device_batch, val.name)
     return train_loader, val_loader, len(train_refs)
 
