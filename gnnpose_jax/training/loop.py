@@ -109,7 +109,7 @@ class _Run:
                         "train/epoch": step / self.steps_per_epoch,
                         "train/examples_per_second": rate})
         self.writer.write(step, scalars)
-        self.progress.set_loss(scalars["train/loss"])
+        self.progress.set_logged(scalars["train/loss"], rate)
 
     def evaluate(self, step: int) -> float | None:
         """One pass over the validation set; writes and returns the validation loss."""
@@ -188,8 +188,7 @@ def _start(config: ml_collections.ConfigDict, workdir: Path, task: Task,
                                                 opt.decay_factor, steps_per_epoch,
                                                 opt.warmup_steps)
     lead = jax.process_index() == 0
-    progress = Progress(total, int(state.step), config.batch_size,
-                        enabled=lead and config.progress_bar)
+    progress = Progress(total, int(state.step), enabled=lead and config.progress_bar)
     if restored is not None:
         progress.write(f"resuming {workdir} from step {int(state.step)}")
     return _Run(config=config, workdir=workdir, task=task, manager=manager,

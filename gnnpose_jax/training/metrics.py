@@ -73,37 +73,33 @@ def read_metrics(workdir: str | Path) -> list[dict[str, Any]]:
 
 
 class Progress:
-    """A tqdm bar over optimiser steps showing loss and examples/s; tqdm gives the ETA.
+    """A tqdm bar over optimiser steps showing the logged loss and examples/s; tqdm gives the ETA.
+
+    Steps are dispatched asynchronously, so the time between two `update` calls says how fast
+    the host enqueues work, not how fast the device does it; the examples/s shown is the one
+    measured between two logs, where the metrics are fetched and the device has caught up.
 
     Args:
       total_steps: the run's last step.
       start_step: the step the run starts (or resumes) from.
-      global_batch_size: examples per step, for the throughput.
       enabled: show the bar (process 0, unless the config turns it off).
     """
 
-    def __init__(self, total_steps: int, start_step: int, global_batch_size: int,
-                 enabled: bool = True):
-        self.global_batch_size = global_batch_size
+    def __init__(self, total_steps: int, start_step: int, enabled: bool = True):
         self._bar = tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True,
                          disable=not enabled or jax.process_index() != 0)
-        self._last_time = time.perf_counter()
         self._last_step = start_step
         self._postfix: dict[str, str] = {}
 
     def update(self, step: int) -> None:
-        """Moves the bar to `step`, showing examples/s since the previous update."""
-        now = time.perf_counter()
-        steps = step - self._last_step
-        rate = steps * self.global_batch_size / max(now - self._last_time, 1e-9)
-        self._bar.update(steps)
-        self._postfix["ex/s"] = f"{rate:.1f}"
-        self._bar.set_postfix(self._postfix, refresh=False)
-        self._last_time, self._last_step = now, step
+        """Moves the bar to `step`."""
+        self._bar.update(step - self._last_step)
+        self._last_step = step
 
-    def set_loss(self, loss: float) -> None:
-        """Shows the latest logged training loss."""
+    def set_logged(self, loss: float, examples_per_second: float) -> None:
+        """Shows the latest logged training loss and throughput."""
         self._postfix["loss"] = f"{loss:.4g}"
+        self._postfix["ex/s"] = f"{examples_per_second:.1f}"
         self._bar.set_postfix(self._postfix, refresh=False)
 
     def write(self, message: str) -> None:
