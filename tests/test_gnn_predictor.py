@@ -1,4 +1,4 @@
-"""The GNN predictor inside the tracking loop: shapes, caching, and one compilation."""
+"""The GNN predictor inside the tracking loop: shapes, caching, and few compilations."""
 
 import jax
 import numpy as np
@@ -7,7 +7,7 @@ from gnnpose_jax.data import synthetic
 from gnnpose_jax.graphs import CandidateGrid, GraphSpec, batch_graphs, build_graph
 from gnnpose_jax.models import hrnet
 from gnnpose_jax.models.gnn import GnnConfig, GnnPose
-from gnnpose_jax.models.topdown import TopDownEstimator
+from gnnpose_jax.models.topdown import TopDownEstimator, padded_size
 from gnnpose_jax.tracking.gnn_predictor import GnnPredictor
 from gnnpose_jax.tracking.run import gt_boxes, track_sequence
 from gnnpose_jax.tracking.tracker import OnlineTracker, TrackerConfig
@@ -17,7 +17,8 @@ TINY = hrnet.HRNetConfig(width=8, stem_channels=16, layer1_blocks=1, layer1_plan
                          stage_modules=(1, 1, 1), stage_blocks=(1, 1, 1))
 
 
-def test_gnn_predictor_tracks_a_synthetic_video_and_compiles_once():
+def test_gnn_predictor_tracks_a_synthetic_video_and_compiles_per_bucket():
+    assert [padded_size(n, 8) for n in (1, 2, 3, 5, 8, 9)] == [1, 2, 4, 8, 8, 8]
     sequence, images, _ = synthetic.simulate_video(np.random.default_rng(3), num_frames=8,
                                                    image_hw=(144, 192))
     module, variables = hrnet.init_hrnet(TINY, jax.random.key(0), INPUT_HW)
@@ -48,5 +49,8 @@ def test_gnn_predictor_tracks_a_synthetic_video_and_compiles_once():
     for frame in raw:
         for o in frame:
             assert o.pose.keypoints.shape == (17, 2) and np.isfinite(o.pose.keypoints).all()
-    assert predictor._forward._cache_size() == 1
+    # One compilation per padded track count used (powers of two up to max_tracks).
+    used = {padded_size(len(f), 4) for f in raw[2:] if f}
+    assert predictor._forward._cache_size() == len(predictor._budgets) <= 3
+    assert used <= set(predictor._budgets)
     assert all(key[1] > len(images) - 1 - spec.history for key in predictor._cache)

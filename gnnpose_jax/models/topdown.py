@@ -47,6 +47,18 @@ def make_crops(image: np.ndarray, boxes: np.ndarray, input_hw: tuple[int, int],
     return Crops(images, inverse)
 
 
+def padded_size(n: int, limit: int) -> int:
+    """The batch n items are padded to: the next power of two, at most `limit`.
+
+    A few sizes compile a few times (log2(limit) + 1 at most) but a frame with 3 people does
+    not pay for `limit` crops.
+    """
+    size = 1
+    while size < n:
+        size *= 2
+    return min(size, limit)
+
+
 class TopDownEstimator:
     """HRNet applied to person boxes, with optional flip test.
 
@@ -54,7 +66,8 @@ class TopDownEstimator:
       module: an `HRNet` (or anything whose apply returns `heatmaps` and `features`).
       variables: its variables.
       input_hw: network input `(H, W)`.
-      batch_size: crops per jitted call; the last chunk of a frame is padded to it.
+      batch_size: the most crops per jitted call; a frame's last chunk is padded to the next
+        power of two (`padded_size`).
       flip_test: average with the mirrored crop's heatmaps (METHOD.md section 1 step 2).
     """
 
@@ -70,12 +83,13 @@ class TopDownEstimator:
         heat, feat = [], []
         for start in range(0, max(n, 1), self.batch_size):
             chunk = images[start:start + self.batch_size]
-            pad = self.batch_size - len(chunk)
+            real = len(chunk)
+            pad = padded_size(real, self.batch_size) - real
             if pad:
                 chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), chunk.dtype)])
             out = self._forward(self.variables, chunk)
-            heat.append(np.asarray(out.heatmaps)[: self.batch_size - pad])
-            feat.append(np.asarray(out.features)[: self.batch_size - pad])
+            heat.append(np.asarray(out.heatmaps)[:real])
+            feat.append(np.asarray(out.features)[:real])
         return np.concatenate(heat)[:n], np.concatenate(feat)[:n]
 
     def estimate(self, image: np.ndarray, boxes: np.ndarray,

@@ -21,7 +21,7 @@ from gnnpose_jax.graphs import (
     graph_budget,
     grid_to_image_affines,
 )
-from gnnpose_jax.models.topdown import TopDownEstimator
+from gnnpose_jax.models.topdown import TopDownEstimator, padded_size
 from gnnpose_jax.tracking.tracker import Pose, Track, TrackedPose
 
 
@@ -37,13 +37,15 @@ class GnnPredictor:
       gnn_module: a `GnnPose`.
       gnn_variables: its variables.
       spec: the graph settings the GNN was trained with.
-      max_tracks: graphs per jitted call; more tracks are processed in several calls.
+      max_tracks: the most graphs per jitted call (fewer tracks are padded to the next power
+        of two, `padded_size`); more tracks are processed in several calls.
     """
 
     def __init__(self, estimator: TopDownEstimator, gnn_module, gnn_variables, spec: GraphSpec,
                  max_tracks: int = 16):
         self.estimator, self.spec, self.max_tracks = estimator, spec, max_tracks
         self.budget = graph_budget(spec, max_tracks)
+        self._budgets = {}  # padded track count -> its graph budget
         self.variables = jax.device_put(gnn_variables)
         grid = spec.grid
 
@@ -121,15 +123,18 @@ class GnnPredictor:
 
         current_feats = self._features(image, currents)
         shape = current_feats.shape[1:]
-        features = np.zeros((self.max_tracks, n + 1, *shape), np.float32)
+        size = padded_size(len(graphs), self.max_tracks)
+        if size not in self._budgets:
+            self._budgets[size] = graph_budget(spec, size)
+        features = np.zeros((size, n + 1, *shape), np.float32)
         for i, feats in enumerate(history_feats):
             features[i, 0] = current_feats[i]
             for f, feat in enumerate(feats, start=1):
                 if feat is not None:
                     features[i, f] = feat
-        grid_to_image = np.tile(np.eye(2, 3), (self.max_tracks, 1, 1))
+        grid_to_image = np.tile(np.eye(2, 3), (size, 1, 1))
         grid_to_image[: len(currents)] = grid_to_image_affines(np.stack(currents), spec.grid)
-        batch = batch_graphs(graphs, self.budget)
+        batch = batch_graphs(graphs, self._budgets[size])
         poses = np.asarray(self._forward(self.variables, batch, features, grid_to_image))
 
         results, i = [], 0
