@@ -54,3 +54,6 @@ def test_gnn_predictor_tracks_a_synthetic_video_and_compiles_per_bucket():
     assert predictor._forward._cache_size() == len(predictor._budgets) <= 3
     assert used <= set(predictor._budgets)
     assert all(key[1] > len(images) - 1 - spec.history for key in predictor._cache)
+    # Another video starts from an empty cache but reuses the compiled network.
+    other = predictor.fresh()
+    assert other._cache == {} and predictor._cache and other._forward is predictor._forward

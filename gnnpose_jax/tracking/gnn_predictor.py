@@ -9,6 +9,8 @@ padded graphs of a fixed budget, so a video compiles the GNN once.
 
 from __future__ import annotations
 
+import copy
+
 import jax
 import numpy as np
 
@@ -55,6 +57,12 @@ class GnnPredictor:
 
         self._forward = jax.jit(forward)
         self._cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+    def fresh(self) -> GnnPredictor:
+        """A predictor for another video: an empty feature cache, the same compiled network."""
+        other = copy.copy(self)
+        other._cache = {}
+        return other
 
     def _box(self, pose: np.ndarray) -> np.ndarray:
         return windows.pose_box(pose, self.spec.joint_threshold)

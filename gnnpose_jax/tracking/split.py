@@ -39,15 +39,22 @@ class TrackerModels:
 
     def __init__(self, estimator: TopDownEstimator, gnn=None):
         self.estimator, self.gnn = estimator, gnn
+        self._predictor = None
 
     def predictor(self):
-        """A fresh GNN predictor (per video: its feature cache is per video), or None."""
+        """A fresh GNN predictor (its feature cache is per video), or None.
+
+        Every predictor shares the first one's compiled network, so only the first video
+        compiles.
+        """
         if self.gnn is None:
             return None
-        from gnnpose_jax.tracking.gnn_predictor import GnnPredictor
+        if self._predictor is None:
+            from gnnpose_jax.tracking.gnn_predictor import GnnPredictor
 
-        module, variables, spec, max_tracks = self.gnn
-        return GnnPredictor(self.estimator, module, variables, spec, max_tracks)
+            module, variables, spec, max_tracks = self.gnn
+            self._predictor = GnnPredictor(self.estimator, module, variables, spec, max_tracks)
+        return self._predictor.fresh()
 
 
 def load_models(workdir: str | Path, use_gnn: bool = True, batch_size: int = 8,
