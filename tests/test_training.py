@@ -354,9 +354,13 @@ def test_gnn_run_on_the_exported_hrnet(hrnet_run, tmp_path, monkeypatch):
 
 def test_gnn_run_with_hrnet_estimated_history(hrnet_run, tmp_path):
     hrnet_dir, _, _ = hrnet_run
-    config = _config("synthetic_gnn", hrnet__checkpoint=str(hrnet_dir / export.HRNET_EXPORT),
-                     data__root=str(hrnet_dir / "synthetic_world"), gnn__hidden=16,
-                     gnn__history_source="hrnet", num_train_steps=2, eval_every_steps=2)
+    settings = dict(hrnet__checkpoint=str(hrnet_dir / export.HRNET_EXPORT),
+                    data__root=str(hrnet_dir / "synthetic_world"), gnn__hidden=16,
+                    gnn__history_source="hrnet", num_train_steps=2, eval_every_steps=2)
+    # The 6-step HRNet's heatmap peaks are tiny: no estimated joint passes tau_joint = 0.2.
+    with pytest.raises(DataError, match="no window of the .* above gnn.joint_threshold 0.2"):
+        train_and_evaluate(_config("synthetic_gnn", **settings), tmp_path / "untrained")
+    config = _config("synthetic_gnn", gnn__joint_threshold=0.0, **settings)
     train_and_evaluate(config, tmp_path)
     assert "val/pckh" in read_metrics(tmp_path)[-1]
     # One estimate per labelled train person with an annotated joint, keyed by its track.

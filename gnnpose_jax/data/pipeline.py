@@ -151,6 +151,22 @@ def window_refs(index: SequenceIndex, history: int, min_joints: int = 1) -> np.n
     return np.array(refs, dtype=np.int64).reshape(-1, 3)
 
 
+def refs_with_estimates(refs: np.ndarray, index: SequenceIndex,
+                        estimates: Mapping[tuple[int, int], np.ndarray], history: int,
+                        threshold: float) -> np.ndarray:
+    """The window refs whose history has an estimate with a joint scoring above `threshold`.
+
+    The others could not be predicted at inference either: the tracker has no usable pose for
+    such a track.
+    """
+    frames = [index.frame_records(name) for name in index.sequences]
+    best = {key: float(pose[:, 2].max()) for key, pose in estimates.items()}
+    keep = [any(best.get((frames[number].get(t - f), track), -np.inf) > threshold
+                for f in range(1, history + 1))
+            for number, t, track in refs.tolist()]
+    return refs[np.array(keep, bool).reshape(-1)]
+
+
 def _slot_of(record: dict[str, Any], track_id: int) -> int | None:
     """The people slot of a track in a record, or None."""
     people = record["people"]

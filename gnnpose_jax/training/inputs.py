@@ -254,22 +254,34 @@ def gnn_loaders(config: ml_collections.ConfigDict, workdir: str | Path, per_devi
     if settings.history_from_estimates and estimates_for is None:
         raise ConfigError("gnn.history_source 'hrnet' needs the frozen HRNet's estimates")
 
-    def transform(source, split, augment):
-        """The window transform of a split, with its estimates when the history needs them."""
-        estimates = estimates_for(source, split) if settings.history_from_estimates else None
-        return pipeline.WindowTransform(source, settings, augment, estimates)
+    def windows_of(split, augment):
+        """A split's source, window refs and transform (with estimates if the history needs
+        them; then only windows with a usable estimated history)."""
+        source = frame_source(data, split, workdir)
+        refs = pipeline.window_refs(source.index, settings.history, settings.min_joints)
+        estimates = None
+        if settings.history_from_estimates:
+            estimates = estimates_for(source, split)
+            usable = pipeline.refs_with_estimates(refs, source.index, estimates,
+                                                  settings.history, settings.box_threshold)
+            if len(refs) and not len(usable):
+                raise DataError(
+                    f"{source.name} [{split}]: gnn.history_source 'hrnet': no window of the "
+                    f"{len(refs)} has an estimated history joint scoring above "
+                    f"gnn.joint_threshold {settings.box_threshold} (is hrnet.checkpoint a "
+                    "trained network?)")
+            refs = usable
+        return source, refs, pipeline.WindowTransform(source, settings, augment, estimates)
 
-    train = frame_source(data, data.train_split, workdir)
-    train_refs = pipeline.window_refs(train.index, settings.history, settings.min_joints)
+    train, train_refs, train_transform = windows_of(data.train_split, True)
     train_loader = pipeline.make_loader(
-        train_refs, transform(train, data.train_split, True),
-        _loader_config(config, per_device_batch, train=True), train.name)
-    val = frame_source(data, data.val_split, workdir)
-    val_refs = pipeline.window_refs(val.index, settings.history, settings.min_joints)
+        train_refs, train_transform, _loader_config(config, per_device_batch, train=True),
+        train.name)
+    val, val_refs, val_transform = windows_of(data.val_split, False)
     val_loader = None
     if len(val_refs):
-        val_loader = eval_loader(val_refs, transform(val, data.val_split, False),
-                                 WindowEval, config, per_device_batch, val.name)
+        val_loader = eval_loader(val_refs, val_transform, WindowEval, config, per_device_batch,
+                                 val.name)
     return train_loader, val_loader, len(train_refs)
 
 
