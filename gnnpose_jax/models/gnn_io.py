@@ -32,6 +32,9 @@ def gnn_config_from_json(data: dict[str, Any]) -> GnnConfig:
     grid["feature_hw"] = tuple(grid["feature_hw"])
     spec = GraphSpec(grid=CandidateGrid(**grid), **graph)
     data["distance_weight_init"] = tuple(data["distance_weight_init"])
+    # Exports written before relative offsets existed have none (newer graph fields default
+    # to the old behaviour).
+    data.setdefault("relative_offsets", False)
     return GnnConfig(graph=spec, **data)
 
 
