@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import subprocess
 import sys
 import time
@@ -69,21 +70,36 @@ def train_variant(demo: Path, name: str, overrides: dict) -> Path:
     return workdir
 
 
+@functools.cache
+def _models(workdir: Path, use_gnn: bool):
+    """A workdir's networks, loaded (and compiled) once for every row that uses them."""
+    from gnnpose_jax.tracking.split import load_models
+
+    return load_models(workdir, use_gnn=use_gnn)
+
+
+@functools.cache
+def _split(data: Path):
+    """The val sequences of a world and their detection boxes, read once."""
+    from gnnpose_jax.tracking.split import box_source, read_split
+
+    sequences = read_split(data, "val")
+    return sequences, box_source(data, "val", sequences, "detections", None)
+
+
 def score(workdir: Path, data: Path, use_gnn: bool, tracker_overrides: dict) -> dict:
     """Tracks the val split with a workdir's networks and settings; returns the totals."""
     import json
 
     from gnnpose_jax.evaluation import evaluate
     from gnnpose_jax.tracking.config import tracker_config
-    from gnnpose_jax.tracking.split import box_source, load_models, read_split, track_split
+    from gnnpose_jax.tracking.split import track_split
 
     stored = json.loads((workdir / "config.json").read_text())
     config = tracker_config(stored.get("tracker"), **tracker_overrides)
-    sequences = read_split(data, "val")
-    boxes = box_source(data, "val", sequences, "detections", None)
-    models = load_models(workdir, use_gnn=use_gnn)
-    predictions, _ = track_split(models, config, data, sequences, boxes, use_gnn,
-                                 desc=workdir.name)
+    sequences, boxes = _split(data)
+    predictions, _ = track_split(_models(workdir, use_gnn), config, data, sequences, boxes,
+                                 use_gnn, desc=workdir.name)
     result = evaluate(sequences, predictions)
     return {"ap": result["ap"]["total"], "mota": result["mota"]["total"],
             "precision": result["mota"]["precision"], "recall": result["mota"]["recall"],

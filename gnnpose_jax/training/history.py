@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from gnnpose_jax.data import topdown_samples
+from gnnpose_jax.data import topdown_samples, transforms
 
 Estimates = Mapping[tuple[int, int], np.ndarray]
 
@@ -49,9 +49,10 @@ def estimate_people(source: Any, estimator: Any, min_joints: int = 1,
             present = topdown_samples.annotated(pose)
             if present.sum() < max(min_joints, 1):
                 continue
-            lo, hi = pose[present, :2].min(0), pose[present, :2].max(0)
+            x, y, w, h = transforms.box_from_keypoints(
+                np.concatenate([pose[:, :2], present[:, None]], axis=1))
             tracks.append(int(people["track_id"][slot]))
-            boxes.append([*lo, *np.maximum(hi - lo, 1.0)])
+            boxes.append([x, y, max(w, 1.0), max(h, 1.0)])
         if not boxes:
             continue
         est = estimator.estimate(source.image(record), np.array(boxes))
