@@ -30,13 +30,13 @@ import json
 import math
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
 
+from gnnpose_jax import atomic
 from gnnpose_jax.data import joints
 from gnnpose_jax.data.types import Frame, Person, Sequence
 from gnnpose_jax.errors import DataError
@@ -938,22 +938,9 @@ def write_json_atomic(obj: Any, path: str | os.PathLike) -> None:
     except ValueError as e:
         raise DataError(f"{path}: cannot write non-finite numbers as JSON ({e})") from None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        atomic.write_text(path, text)
     except OSError as e:
         raise DataError(f"{path}: cannot write ({e.strerror})") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
-        raise DataError(f"{path}: cannot write ({e.strerror})") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_sequence(seq: Sequence, path: str | os.PathLike, fmt: str = "2018",

@@ -52,6 +52,7 @@ from typing import Any, NamedTuple
 import cv2
 import numpy as np
 
+from gnnpose_jax import atomic
 from gnnpose_jax.cli import run_cli
 from gnnpose_jax.data import joints, posetrack
 from gnnpose_jax.data.types import Frame, Person, Sequence
@@ -1125,19 +1126,6 @@ def _occupied(path: Path) -> bool:
     return path.exists()
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Writes `data` to `path` through a temporary file in the same folder and a rename."""
-    # open() rather than mkstemp: the file gets the usual permissions (umask), not 0600.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def encode_jpeg(image: np.ndarray, quality: int) -> bytes:
     """JPEG bytes of an (H, W, 3) uint8 RGB image."""
     ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
@@ -1250,7 +1238,7 @@ def generate_world(out_dir: str | os.PathLike, seed: int, num_videos: int, split
         if first is not None:
             preview_path = out / f"preview_{split}.png"
             grid = cv2.cvtColor(render_preview(*first), cv2.COLOR_RGB2BGR)
-            _atomic_write_bytes(preview_path, cv2.imencode(".png", grid)[1].tobytes())
+            atomic.write_bytes(preview_path, cv2.imencode(".png", grid)[1].tobytes())
     except OSError as e:
         raise DataError(f"{e.filename or out}: cannot write the synthetic world "
                         f"({e.strerror})") from e

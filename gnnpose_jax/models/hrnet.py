@@ -306,28 +306,20 @@ def save_hrnet(directory: str | Path, config: HRNetConfig, variables: dict[str, 
     The directory is assembled beside its destination and renamed into place, so a failure
     never leaves a half-written checkpoint.
     """
-    import os
-    import shutil
-    import tempfile
-
     import orbax.checkpoint as ocp
+
+    from gnnpose_jax import atomic
 
     directory = Path(directory).absolute()
     if directory.exists():
         raise FileExistsError(f"{directory} already exists")
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    try:
+    with atomic.atomic_dir(directory) as tmp:
         with ocp.StandardCheckpointer() as ckptr:
             ckptr.save(tmp / ORBAX_DIR, jax.device_get(variables))
         meta = {"format": "gnnpose_jax.hrnet/1", "config": config.to_json()}
         if input_hw is not None:
             meta["input_hw"] = list(input_hw)
         (tmp / HRNET_JSON).write_text(json.dumps(meta, indent=2) + "\n")
-        os.replace(tmp, directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def read_hrnet_json(directory: str | Path) -> dict[str, Any]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import collections
 import io
+import math
+import os
 import pickle
 import struct
 import zipfile
@@ -21,6 +23,7 @@ from typing import Any
 import ml_dtypes
 import numpy as np
 
+from gnnpose_jax import atomic
 from gnnpose_jax.errors import ConversionError
 
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
@@ -47,16 +50,45 @@ class _StorageType:
         self.dtype = np.dtype(_STORAGE_DTYPES[name])
 
 
+# A tensor or storage larger than this (in elements) is refused as crafted: 2^40 float32
+# elements would be 4 TiB, far beyond any checkpoint.
+_MAX_ELEMENTS = 1 << 40
+# The pickle of a state_dict names its tensors and holds no data: a few MB at most.
+_MAX_PICKLE_BYTES = 256 << 20
+
+
+def _count(value: Any, what: str, source: str) -> int:
+    """`value` as a non-negative element count within `_MAX_ELEMENTS`, or a ConversionError."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_ELEMENTS:
+        raise ConversionError(f"{source}: {what} must be an integer in [0, 2^40], got "
+                              f"{value!r:.40}")
+    return value
+
+
 class _Storage:
     """A flat typed buffer; its bytes arrive after the pickle (legacy) or from the zip."""
 
-    def __init__(self, dtype: np.dtype, numel: int):
-        self.dtype, self.numel = dtype, numel
+    def __init__(self, key: str, dtype: np.dtype, numel: int):
+        self.key, self.dtype, self.numel = key, dtype, numel
         self.array: np.ndarray | None = None
 
+    def fill(self, raw: bytes, source: str) -> None:
+        """Takes the storage's bytes, which must be exactly `numel` elements."""
+        if len(raw) != self.numel * self.dtype.itemsize:
+            raise ConversionError(
+                f"{source}: storage {self.key} holds {len(raw)} bytes, but its header declares "
+                f"{self.numel} elements of {self.dtype.itemsize} bytes")
+        self.array = np.frombuffer(raw, dtype=self.dtype)
 
-def _rebuild_tensor(storage: _Storage, offset: int, size, stride, *_args) -> _LazyTensor:
-    return _LazyTensor(storage, int(offset), tuple(size), tuple(stride))
+
+def _rebuild_tensor(storage: Any, offset: Any, size: Any, stride: Any, *_args) -> _LazyTensor:
+    """`torch._utils._rebuild_tensor(_v2)`: records the view; its bounds are checked later."""
+    if not isinstance(storage, _Storage):
+        raise ConversionError(f"a tensor is built on {type(storage).__name__}, not on a storage")
+    if not isinstance(size, tuple) or not isinstance(stride, tuple) or len(size) != len(stride):
+        raise ConversionError(f"storage {storage.key}: a tensor's size {size!r:.60} and stride "
+                              f"{stride!r:.60} must be tuples of equal length")
+    return _LazyTensor(storage, offset, size, stride)
 
 
 def _rebuild_parameter(data, *_args):
@@ -66,20 +98,33 @@ def _rebuild_parameter(data, *_args):
 class _LazyTensor:
     """A tensor view of a storage, materialised once the storage's bytes are known."""
 
-    def __init__(self, storage: _Storage, offset: int, size: tuple, stride: tuple):
+    def __init__(self, storage: _Storage, offset: Any, size: tuple, stride: tuple):
         self.storage, self.offset, self.size, self.stride = storage, offset, size, stride
 
     def materialise(self, name: str) -> np.ndarray:
+        """The tensor as a contiguous array, once every bound is checked against the bytes.
+
+        Offsets, sizes and strides come from the file, so they are validated in Python's
+        unbounded integers before any view is made: non-negative, and the last element the
+        view can reach lies inside the storage's data.
+        """
         buf = self.storage.array
-        extent = self.offset + sum((n - 1) * s for n, s in zip(self.size, self.stride, strict=True)
-                                   if n > 0) + 1
-        if buf is None or (np.prod(self.size) > 0 and extent > buf.size):
-            raise ConversionError(f"{name}: tensor data is missing or truncated")
-        if not self.size:
-            return np.array(buf[self.offset])
+        if buf is None:
+            raise ConversionError(f"{name}: tensor data is missing")
+        offset = _count(self.offset, "storage offset", name)
+        size = tuple(_count(n, "size", name) for n in self.size)
+        stride = tuple(_count(s, "stride", name) for s in self.stride)
+        numel = math.prod(size)
+        if numel == 0:
+            return np.zeros(size, dtype=buf.dtype)
+        last = offset + sum((n - 1) * s for n, s in zip(size, stride, strict=True))
+        if last >= buf.size:
+            raise ConversionError(
+                f"{name}: the tensor (offset {offset}, size {size}, stride {stride}) reaches "
+                f"element {last}, but storage {self.storage.key} holds {buf.size}")
         itemsize = buf.dtype.itemsize
         view = np.lib.stride_tricks.as_strided(
-            buf[self.offset:], shape=self.size, strides=[s * itemsize for s in self.stride])
+            buf[offset:], shape=size, strides=[s * itemsize for s in stride], writeable=False)
         return np.ascontiguousarray(view)
 
 
@@ -113,13 +158,20 @@ class _RestrictedUnpickler(pickle.Unpickler):
     def persistent_load(self, pid):
         if not isinstance(pid, tuple) or not pid or pid[0] not in ("storage", b"storage"):
             raise ConversionError(f"{self.source}: unsupported persistent id {pid!r:.60}")
+        if len(pid) < 5:
+            raise ConversionError(f"{self.source}: malformed storage id {pid!r:.60}")
         storage_type, key, _location, numel = pid[1:5]
         if not isinstance(storage_type, _StorageType):
-            raise ConversionError(f"{self.source}: unsupported storage type {storage_type!r}")
+            raise ConversionError(f"{self.source}: unsupported storage type {storage_type!r:.60}")
+        if not isinstance(key, (str, int)) or isinstance(key, bool):
+            raise ConversionError(f"{self.source}: storage key {key!r:.60} is not a name")
         key = str(key)
+        numel = _count(numel, f"storage {key}'s element count", self.source)
         if key not in self.storages:
-            self.storages[key] = _Storage(storage_type.dtype, int(numel))
+            self.storages[key] = _Storage(key, storage_type.dtype, numel)
         storage = self.storages[key]
+        if (storage.dtype, storage.numel) != (storage_type.dtype, numel):
+            raise ConversionError(f"{self.source}: storage {key} is declared twice, differently")
         view = pid[5] if len(pid) > 5 else None
         if view is not None:
             raise ConversionError(f"{self.source}: storage views are not supported")
@@ -137,9 +189,17 @@ def _collect_tensors(obj: Any, source: str) -> dict[str, np.ndarray] | Any:
     return obj
 
 
+def _read_member(zf: zipfile.ZipFile, name: str, size: int, path: Path) -> bytes:
+    """A zip member's bytes, refused unread if its declared size is not `size`."""
+    declared = zf.getinfo(name).file_size
+    if declared != size:
+        raise ConversionError(f"{path}: {name} holds {declared} bytes, expected {size}")
+    return zf.read(name)
+
+
 def _load_zip(path: Path) -> Any:
     with zipfile.ZipFile(path) as zf:
-        names = zf.namelist()
+        names = set(zf.namelist())
         pkl = [n for n in names if n.endswith("/data.pkl") or n == "data.pkl"]
         if len(pkl) != 1:
             raise ConversionError(f"{path}: zip archive without a torch data.pkl")
@@ -147,15 +207,16 @@ def _load_zip(path: Path) -> Any:
         order = prefix + "byteorder"
         if order in names and zf.read(order).decode().strip() != "little":
             raise ConversionError(f"{path}: big-endian checkpoints are not supported")
+        if zf.getinfo(pkl[0]).file_size > _MAX_PICKLE_BYTES:
+            raise ConversionError(f"{path}: {pkl[0]} is larger than any state_dict's pickle")
         storages: dict[str, _Storage] = {}
         obj = _RestrictedUnpickler(io.BytesIO(zf.read(pkl[0])), str(path), storages).load()
         for key, storage in storages.items():
             name = f"{prefix}data/{key}"
             if name not in names:
                 raise ConversionError(f"{path}: missing tensor data {name}")
-            raw = zf.read(name)
-            count = min(len(raw) // storage.dtype.itemsize, storage.numel)
-            storage.array = np.frombuffer(raw, dtype=storage.dtype, count=count)
+            storage.fill(_read_member(zf, name, storage.numel * storage.dtype.itemsize, path),
+                         str(path))
     return obj
 
 
@@ -172,18 +233,29 @@ def _load_legacy(path: Path) -> Any:
         storages: dict[str, _Storage] = {}
         obj = _RestrictedUnpickler(f, str(path), storages).load()
         keys = _RestrictedUnpickler(f, str(path), {}).load()
+        if not isinstance(keys, list):
+            raise ConversionError(f"{path}: the storage key list is missing")
+        file_size = os.fstat(f.fileno()).st_size
         for key in keys:
             storage = storages.get(str(key))
             if storage is None:
-                raise ConversionError(f"{path}: storage {key} listed but never used")
+                raise ConversionError(f"{path}: storage {key!r:.40} listed but never used")
+            if storage.array is not None:
+                raise ConversionError(f"{path}: storage {key} listed twice")
             head = f.read(8)
             if len(head) < 8:
                 raise ConversionError(f"{path}: truncated (storage {key})")
             (numel,) = struct.unpack("<q", head)
-            raw = f.read(numel * storage.dtype.itemsize)
-            if len(raw) < numel * storage.dtype.itemsize:
-                raise ConversionError(f"{path}: truncated (storage {key})")
-            storage.array = np.frombuffer(raw, dtype=storage.dtype)
+            if numel != storage.numel:
+                raise ConversionError(f"{path}: storage {key} declares {numel} elements here "
+                                      f"and {storage.numel} in the pickle")
+            nbytes = numel * storage.dtype.itemsize
+            if nbytes > file_size - f.tell():
+                raise ConversionError(f"{path}: truncated (storage {key} needs {nbytes} bytes)")
+            storage.fill(f.read(nbytes), str(path))
+        missing = [k for k, s in storages.items() if s.array is None]
+        if missing:
+            raise ConversionError(f"{path}: no data for storage {missing[0]}")
     return obj
 
 
@@ -206,7 +278,8 @@ def load_state_dict(path: str | Path) -> dict[str, np.ndarray]:
     except ConversionError:
         raise
     except (pickle.UnpicklingError, EOFError, zipfile.BadZipFile, ValueError, TypeError,
-            struct.error, IndexError, AttributeError, KeyError, UnicodeDecodeError) as e:
+            struct.error, IndexError, AttributeError, KeyError, UnicodeDecodeError,
+            OverflowError, RecursionError, MemoryError, NotImplementedError, OSError) as e:
         raise ConversionError(f"{path}: unreadable or truncated checkpoint ({e})") from None
     for wrapper in ("state_dict", "model"):
         if isinstance(obj, dict) and isinstance(obj.get(wrapper), dict):
@@ -232,18 +305,6 @@ def _load_safetensors(path: Path) -> dict[str, np.ndarray]:
 
 def save_safetensors(state: dict[str, np.ndarray], path: str | Path) -> None:
     """Writes `state` to `.safetensors` atomically (temp file, then rename)."""
-    import os
-    import tempfile
+    from safetensors.numpy import save
 
-    from safetensors.numpy import save_file
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file({k: np.ascontiguousarray(v) for k, v in state.items()}, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic.write_bytes(path, save({k: np.ascontiguousarray(v) for k, v in state.items()}))

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from gnnpose_jax import atomic
 from gnnpose_jax.data import transforms
 from gnnpose_jax.data.types import Frame, Sequence
 from gnnpose_jax.errors import DataError
@@ -104,11 +104,7 @@ class VideoWriter:
 
     def __init__(self, path: str | Path, fps: float, size_wh: tuple[int, int]):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=self.path.suffix or
-                                   ".mp4", dir=self.path.parent)
-        os.close(fd)
-        self.tmp = Path(tmp)
+        self.tmp = atomic.temporary_sibling(self.path)
         self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps,
                                       size_wh)
         if not self.writer.isOpened():

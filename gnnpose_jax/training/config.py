@@ -14,13 +14,13 @@ import importlib.util
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import ml_collections
 
+from gnnpose_jax import atomic
 from gnnpose_jax.errors import CheckpointError, ConfigError
 
 CONFIG_JSON = "config.json"
@@ -164,9 +164,4 @@ def pin_workdir_config(workdir: str | Path, config: ml_collections.ConfigDict,
             raise CheckpointError(f"{path}: the workdir holds a checkpoint of another config "
                                   f"({shown}); use a new --workdir or the stored config")
     if write:
-        # Through a temporary file and a rename, so a reader never sees half a file.
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.",
-                                         delete=False, encoding="utf-8") as f:
-            f.write(json.dumps(current, indent=2) + "\n")
-        os.replace(f.name, path)
+        atomic.write_text(path, json.dumps(current, indent=2) + "\n")

@@ -10,7 +10,6 @@ HRNet checkpoint and the split, so a resumed run does not recompute them.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from gnnpose_jax import atomic
 from gnnpose_jax.data import topdown_samples, transforms
 
 Estimates = Mapping[tuple[int, int], np.ndarray]
@@ -77,11 +77,10 @@ def cached_estimates(path: Path, key: str, compute) -> dict[tuple[int, int], np.
                         zip(data["records"], data["tracks"], data["poses"], strict=True)}
     estimates = compute()
     items = sorted(estimates.items())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial.npz")
-    np.savez(partial, key=np.array(key),
-             records=np.array([r for (r, _), _ in items], np.int64),
-             tracks=np.array([t for (_, t), _ in items], np.int64),
-             poses=np.stack([p for _, p in items]) if items else np.zeros((0, 0, 3), np.float32))
-    os.replace(partial, path)
+    with atomic.atomic_file(path) as partial:
+        np.savez(partial, key=np.array(key),
+                 records=np.array([r for (r, _), _ in items], np.int64),
+                 tracks=np.array([t for (_, t), _ in items], np.int64),
+                 poses=(np.stack([p for _, p in items]) if items
+                        else np.zeros((0, 0, 3), np.float32)))
     return estimates

@@ -11,6 +11,7 @@ import colorsys
 import cv2
 import numpy as np
 
+from gnnpose_jax import atomic
 from gnnpose_jax.data import joints
 
 
@@ -66,6 +67,8 @@ def draw_pose(image: np.ndarray, keypoints: np.ndarray, colour: tuple[int, int, 
 
 
 def write_png(path, image_rgb: np.ndarray) -> None:
-    """Writes an RGB image as PNG (OpenCV wants BGR)."""
-    if not cv2.imwrite(str(path), cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR)):
-        raise OSError(f"could not write {path}")
+    """Writes an RGB image as PNG (OpenCV wants BGR), atomically."""
+    ok, png = cv2.imencode(".png", cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise OSError(f"could not encode {path} as PNG")
+    atomic.write_bytes(path, png.tobytes())

@@ -1,0 +1,74 @@
+"""Atomic writes: whole or absent, and created with the umask's usual mode (not mkstemp's 0600)."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import numpy as np
+import pytest
+
+from gnnpose_jax import atomic
+
+
+@pytest.fixture
+def umask_022():
+    """Runs the test under umask 022 (files 0644, folders 0755), then restores the old one."""
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_every_writer_creates_files_with_the_umask_mode(tmp_path, umask_022):
+    from gnnpose_jax.data.posetrack import write_json_atomic
+    from gnnpose_jax.models.hrnet import HRNet, HRNetConfig, save_hrnet
+    from gnnpose_jax.models.torch_files import save_safetensors
+    from gnnpose_jax.tracking.video import VideoWriter
+    from gnnpose_jax.viz.draw import write_png
+
+    write_json_atomic({"a": 1}, tmp_path / "out.json")
+    save_safetensors({"w": np.zeros(3, np.float32)}, tmp_path / "w.safetensors")
+    write_png(tmp_path / "frame.png", np.zeros((8, 8, 3), np.uint8))
+    writer = VideoWriter(tmp_path / "clip.mp4", 5.0, (16, 16))
+    writer.write(np.zeros((16, 16, 3), np.uint8))
+    writer.close()
+    for name in ("out.json", "w.safetensors", "frame.png", "clip.mp4"):
+        assert _mode(tmp_path / name) == 0o644, name
+
+    import jax
+
+    config = HRNetConfig(width=4, stem_channels=8, layer1_blocks=1, layer1_planes=4,
+                         stage_modules=(1, 1, 1), stage_blocks=(1, 1, 1), num_joints=3)
+    variables = jax.eval_shape(lambda: HRNet(config).init(jax.random.key(0),
+                                                          np.zeros((1, 64, 32, 3))))
+    variables = jax.tree.map(lambda x: np.zeros(x.shape, x.dtype), variables)
+    save_hrnet(tmp_path / "hrnet", config, variables)
+    assert _mode(tmp_path / "hrnet") == 0o755
+    assert _mode(tmp_path / "hrnet" / "hrnet.json") == 0o644
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporaries left
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    path = tmp_path / "keep.txt"
+    atomic.write_text(path, "old")
+    with pytest.raises(RuntimeError), atomic.atomic_file(path) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("interrupted")
+    assert path.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
+
+
+def test_a_failed_folder_write_leaves_nothing(tmp_path):
+    with pytest.raises(RuntimeError), atomic.atomic_dir(tmp_path / "ckpt") as tmp:
+        (tmp / "part").write_text("x")
+        raise RuntimeError("interrupted")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_temporaries_keep_the_suffix_last(tmp_path):
+    tmp = atomic.temporary_sibling(tmp_path / "video.mp4")
+    assert tmp.suffix == ".mp4" and tmp.name.startswith(".video.") and tmp.exists()
