@@ -1,4 +1,4 @@
-"""Data parallelism: 4 devices, and 2 processes x 2 devices, train exactly like 1 device.
+"""Data parallelism: 4 devices, and 2 processes x 2 devices, train like 1 device.
 
 The last test runs the whole `train.py` in 2 processes (validation, checkpoints and the export
 all involve collectives that every process must join).
@@ -7,7 +7,8 @@ Each case runs this file as a worker in fresh subprocesses (XLA_FLAGS fixes the 
 before JAX starts) and compares what the workers write:
 - GNN mode (no BatchNorm): 3 SGD steps of the pmapped `gnn_train_step` on one global batch
   whose graphs hold unequal numbers of candidates per device; the parameters must match a
-  1-device run of the same global batch. Dividing by the global count is what makes them match.
+  1-device run of the same global batch, within float32 reduction-order error
+  (`_assert_same`). Dividing by the global count is what makes them match.
 - HRNet mode: BatchNorm statistics are per device (as in the official code), so the 1-device
   reference is written independently: the global loss sum / global count over 4 groups, each
   group normalised by its own BatchNorm statistics (jax.vmap), running statistics averaged.
@@ -23,6 +24,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 GLOBAL_BATCH = 16
@@ -183,6 +185,7 @@ def _pmapped_run(mode: str, process_id: int, num_processes: int) -> dict[str, np
         batch = _gnn_device_batches(rows, devices)
         step = steps.gnn_train_step
     p_step = jax.pmap(step, axis_name=distributed.AXIS, donate_argnums=(0,))
+    init = _flat({"params": state.params, "batch_stats": state.batch_stats}, [])
     state = distributed.replicate(state)
     rng = distributed.replicate(jax.random.key(5))
     losses = []
@@ -190,7 +193,8 @@ def _pmapped_run(mode: str, process_id: int, num_processes: int) -> dict[str, np
         state, metrics = p_step(state, batch, rng)
         losses.append(float(distributed.unreplicate(metrics["loss"])))
     host = distributed.unreplicate(state)
-    return _flat({"params": host.params, "batch_stats": host.batch_stats}, losses)
+    return _with_init(_flat({"params": host.params, "batch_stats": host.batch_stats}, losses),
+                      init)
 
 
 def _flat(tree, losses) -> dict[str, np.ndarray]:
@@ -201,6 +205,12 @@ def _flat(tree, losses) -> dict[str, np.ndarray]:
            for p, x in jax.tree_util.tree_leaves_with_path(tree)}
     out["losses"] = np.asarray(losses)
     return out
+
+
+def _with_init(final: dict[str, np.ndarray], init: dict[str, np.ndarray]
+               ) -> dict[str, np.ndarray]:
+    """The final arrays plus the initial ones under `init:` keys (to compare updates)."""
+    return {**final, **{f"init:{k}": v for k, v in init.items() if k != "losses"}}
 
 
 def _hrnet_reference() -> dict[str, np.ndarray]:
@@ -217,6 +227,7 @@ def _hrnet_reference() -> dict[str, np.ndarray]:
     module = HRNet(_tiny_hrnet())
     batch = jax.tree.map(lambda x: x.reshape(groups, -1, *x.shape[1:]), _hrnet_batch())
     params, stats = state.params, state.batch_stats
+    init = _flat({"params": params, "batch_stats": stats}, [])
 
     def group_loss(params, stats, group):
         """Loss sum, count and new BN statistics of one group."""
@@ -238,7 +249,7 @@ def _hrnet_reference() -> dict[str, np.ndarray]:
         params = jax.tree.map(lambda p, g: p - LEARNING_RATE * g, params, grads)
         stats = jax.tree.map(lambda s: jnp.mean(s, axis=0), new)
         losses.append(float(loss))
-    return _flat({"params": params, "batch_stats": stats}, losses)
+    return _with_init(_flat({"params": params, "batch_stats": stats}, losses), init)
 
 
 def _worker(argv: list[str]) -> None:
@@ -275,8 +286,9 @@ def _free_port() -> int:
 def _run(tmp_path: Path, name: str, mode: str, devices: int, processes: int = 1
          ) -> dict[str, np.ndarray]:
     """Runs the worker in `processes` subprocesses of `devices` CPU devices each."""
-    env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
-               JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT))
+    env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT),
+               XLA_FLAGS=f"{os.environ.get('XLA_FLAGS', '')} "
+                         f"--xla_force_host_platform_device_count={devices}")
     out = tmp_path / f"{name}.npz"
     port = _free_port()
     procs = [subprocess.Popen(
@@ -291,12 +303,33 @@ def _run(tmp_path: Path, name: str, mode: str, devices: int, processes: int = 1
         return dict(data)
 
 
-def _assert_same(a: dict[str, np.ndarray], b: dict[str, np.ndarray], rtol: float, atol: float
-                 ) -> None:
-    """Every array of `a` equals its twin in `b` within tolerance."""
+# Tolerances. The runs compute the same mathematics in another summation order (4 device
+# shards and a pmean, or a vmap over groups), and XLA picks other vector kernels on other CPUs,
+# so float32 results cannot be bitwise equal. Rounding perturbs each step's gradients by a
+# relative ~1e-4 at most (measured: up to 3.5e-4 of a leaf's update over the 3 steps, with
+# XLA restricted to SSE4.2 or AVX2 on an AVX-512 machine, against 1e-4 with AVX-512), and the
+# error of a leaf's update grows at most linearly with the steps. So the *updates* of every
+# leaf must agree to UPDATE_RTOL of their own norm, with a floor of a few float32 ulps of the
+# leaf per step for leaves that barely move. A real data-parallel bug (a per-device instead of
+# a global loss count with these uneven masks, BatchNorm statistics not averaged) changes
+# updates by 10% or more.
+UPDATE_RTOL = 2e-2
+ULPS_PER_STEP = 8 * float(np.finfo(np.float32).eps)
+
+
+def _assert_same(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:
+    """Every leaf of `a` took the same update from the shared initial state as in `b`."""
     assert a.keys() == b.keys()
-    for key in a:
-        np.testing.assert_allclose(a[key], b[key], rtol=rtol, atol=atol, err_msg=key)
+    np.testing.assert_allclose(a["losses"], b["losses"], rtol=UPDATE_RTOL * 1e-1)
+    for key in (k for k in a if k != "losses" and not k.startswith("init:")):
+        init = b[f"init:{key}"]
+        np.testing.assert_array_equal(a[f"init:{key}"], init, err_msg=f"{key}: another start")
+        moved = b[key] - init
+        allowed = (UPDATE_RTOL * np.linalg.norm(moved)
+                   + STEPS * ULPS_PER_STEP * np.linalg.norm(b[key]))
+        error = np.linalg.norm(a[key] - b[key])
+        assert error <= allowed, (f"{key}: the updates differ by {error:.3g} (norm); allowed "
+                                  f"{allowed:.3g}, update norm {np.linalg.norm(moved):.3g}")
 
 
 def test_gnn_four_devices_and_two_processes_match_one_device(tmp_path):
@@ -304,8 +337,8 @@ def test_gnn_four_devices_and_two_processes_match_one_device(tmp_path):
     four = _run(tmp_path, "four", "gnn", devices=4)
     two_by_two = _run(tmp_path, "two_by_two", "gnn", devices=2, processes=2)
     assert np.all(np.isfinite(one["losses"])) and one["losses"][-1] < one["losses"][0]
-    _assert_same(four, one, rtol=1e-5, atol=1e-6)
-    _assert_same(two_by_two, four, rtol=1e-5, atol=1e-6)
+    _assert_same(four, one)
+    _assert_same(two_by_two, four)
 
 
 def test_hrnet_four_devices_and_two_processes_match_reference(tmp_path):
@@ -313,8 +346,14 @@ def test_hrnet_four_devices_and_two_processes_match_reference(tmp_path):
     four = _run(tmp_path, "four", "hrnet", devices=4)
     two_by_two = _run(tmp_path, "two_by_two", "hrnet", devices=2, processes=2)
     assert np.all(np.isfinite(reference["losses"]))
-    _assert_same(four, reference, rtol=1e-5, atol=1e-6)
-    _assert_same(two_by_two, four, rtol=1e-5, atol=1e-6)
+    _assert_same(four, reference)
+    _assert_same(two_by_two, four)
+    # The tolerance still sees a data-parallel bug: updates 10% off fail.
+    off = {k: v if k == "losses" or k.startswith("init:") else
+           reference[f"init:{k}"] + 1.1 * (v - reference[f"init:{k}"])
+           for k, v in reference.items()}
+    with pytest.raises(AssertionError, match="the updates differ"):
+        _assert_same(off, reference)
 
 
 def test_train_cli_in_two_processes_validates_checkpoints_and_exports(tmp_path):
