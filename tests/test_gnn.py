@@ -182,9 +182,11 @@ def test_padding_and_neighbours_change_no_real_output(impl):
     alone, params = _apply(cfg, _batch([a]), fa)
     crowded, _ = _apply(cfg, _batch([b, a, b]), np.concatenate([fb, fa, fb]), params)
     na, nb = int(a.n_node[0]), int(b.n_node[0])
-    np.testing.assert_allclose(alone[:na], crowded[nb:nb + na], rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(crowded[:nb], crowded[nb + na:nb + na + nb], rtol=1e-5,
-                               atol=1e-5)
+    # float32 sums run in another order with other company (and per CPU); a leak from padding
+    # or a neighbouring graph would move logits by O(1), far beyond 1e-4.
+    np.testing.assert_allclose(alone[:na], crowded[nb:nb + na], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(crowded[:nb], crowded[nb + na:nb + na + nb], rtol=1e-4,
+                               atol=1e-4)
 
 
 @pytest.mark.parametrize("variant", [
@@ -200,7 +202,8 @@ def test_segment_and_dense_give_the_same_logits(variant):
     seg, params = _apply(_config(spec, attention_impl="segment", **variant), batch, features)
     dense, _ = _apply(_config(spec, attention_impl="dense", **variant), batch, features, params)
     real = np.asarray(node_mask(batch))
-    np.testing.assert_allclose(seg[real], dense[real], rtol=1e-5, atol=1e-5)
+    # Two algorithms, two float32 summation orders: agreement to 1e-4 on any CPU.
+    np.testing.assert_allclose(seg[real], dense[real], rtol=1e-4, atol=1e-4)
 
 
 def test_sample_features_is_bilinear_with_zeros_outside():
@@ -218,7 +221,8 @@ def test_sample_features_is_bilinear_with_zeros_outside():
         0.25 * (0.75 * f[0, 0, 0, 3]),  # x: 3 and (off) 4; y: (off) -1 and 0
         np.zeros(2),
     ]
-    np.testing.assert_allclose(got, np.array(expected), rtol=1e-6, atol=1e-6)
+    # A few float32 products and sums (fused or not, per CPU): a few ulps.
+    np.testing.assert_allclose(got, np.array(expected), rtol=1e-5, atol=1e-6)
 
 
 # ------------------------------------------------------------------------------------- loss
@@ -243,15 +247,15 @@ def test_loss_targets_and_weights_by_hand():
     ce_fg = -np.log(np.exp(2.0) / (np.exp(2.0) + 3.0))
     ce_bg = np.log(4.0)
     # n = 6, n_fg = 2, n_bg = 4: weights 6 / (2 * 2) = 1.5 and 6 / (2 * 4) = 0.75.
-    np.testing.assert_allclose(float(total), 2 * 1.5 * ce_fg + 4 * 0.75 * ce_bg, rtol=1e-6)
+    np.testing.assert_allclose(float(total), 2 * 1.5 * ce_fg + 4 * 0.75 * ce_bg, rtol=1e-5)
     assert float(count) == 6.0
 
     total, count = candidate_loss(jnp.asarray(logits), batch, kind="focal", focal_gamma=0.0)
-    np.testing.assert_allclose(float(total), 2 * ce_fg + 4 * ce_bg, rtol=1e-6)
+    np.testing.assert_allclose(float(total), 2 * ce_fg + 4 * ce_bg, rtol=1e-5)
     total, _ = candidate_loss(jnp.asarray(logits), batch, kind="focal", focal_gamma=2.0)
     p_fg = np.exp(-ce_fg)
     np.testing.assert_allclose(float(total), 2 * (1 - p_fg) ** 2 * ce_fg + 4 * 0.75**2 * ce_bg,
-                               rtol=1e-6)
+                               rtol=1e-5)
 
 
 def test_loss_weights_one_class_graph_by_one():

@@ -148,7 +148,8 @@ def test_heatmap_loss_is_the_official_joints_mse_as_sum_and_count():
                                 - target[..., k] * weight[:, None, None, k]) ** 2)
                  for k in range(17)]
     total, count = heatmap_loss(jnp.asarray(pred), jnp.asarray(target), jnp.asarray(weight))
-    np.testing.assert_allclose(float(total / count), np.mean(per_joint), rtol=1e-5)
+    # A float32 sum of 1224 terms against float64: 1e-4 holds for any summation order.
+    np.testing.assert_allclose(float(total / count), np.mean(per_joint), rtol=1e-4)
     assert float(count) == 3 * 17 * 4 * 6
     mask = np.array([True, False, True])
     total_m, count_m = heatmap_loss(jnp.asarray(pred), jnp.asarray(target),
@@ -156,7 +157,7 @@ def test_heatmap_loss_is_the_official_joints_mse_as_sum_and_count():
     kept = heatmap_loss(jnp.asarray(pred[mask]), jnp.asarray(target[mask]),
                         jnp.asarray(weight[mask]))
     np.testing.assert_allclose([float(total_m), float(count_m)],
-                               [float(kept[0]), float(kept[1])], rtol=1e-6)
+                               [float(kept[0]), float(kept[1])], rtol=1e-5)
 
 
 def test_heatmap_peaks_match_the_host_decoder_jitted_and_not():
