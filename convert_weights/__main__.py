@@ -1,8 +1,10 @@
-"""python -m convert_weights SRC DST: PyTorch/safetensors HRNet → Orbax, or back.
+"""python -m convert_weights SRC DST: PyTorch/safetensors HRNet or YOLOX → Orbax, or back.
 
-SRC a `.pth` (official or MMPose, zip or legacy serialisation) or `.safetensors` file and DST a
-new directory: converts to an Orbax checkpoint plus `hrnet.json`. SRC a converted directory and
-DST a `.safetensors` path: exports the official PyTorch layout (to take fine-tuned weights back).
+SRC a `.pth` (zip or legacy serialisation) or `.safetensors` file and DST a new directory:
+converts to an Orbax checkpoint plus `hrnet.json` (official or MMPose HRNet) or `yolox.json`
+(official YOLOX, recognised by its `backbone.backbone.stem` keys). SRC a converted directory
+and DST a `.safetensors` path: exports the official PyTorch layout (to take fine-tuned weights
+back).
 """
 
 import argparse
@@ -28,21 +30,56 @@ def main() -> None:
     parser.add_argument("dst", type=Path)
     parser.add_argument("--input-size", type=_parse_hw, default=None,
                         help="input HEIGHTxWIDTH to record in hrnet.json (default: read from "
-                             "a name like pose_hrnet_w32_384x288.pth)")
+                             "a name like pose_hrnet_w32_384x288.pth), or the square input "
+                             "SxS in yolox.json (default: the official variant's, 416 or 640)")
     args = parser.parse_args()
-
-    from gnnpose_jax.models import hrnet_convert
-
     if args.src.is_dir():
-        if args.dst.suffix != ".safetensors":
-            raise ConversionError(f"{args.dst}: exporting a checkpoint directory needs a "
-                                  ".safetensors destination")
-        config = hrnet_convert.export_safetensors(args.src, args.dst)
-        print(f"wrote {args.dst} (HRNet-W{config.width}, {config.num_joints} joints, "
-              "official PyTorch layout)")
+        _export(args.src, args.dst)
+    else:
+        _convert(args.src, args.dst, args.input_size)
+
+
+def _export(src: Path, dst: Path) -> None:
+    """A converted HRNet or YOLOX directory → an official-layout `.safetensors`."""
+    from gnnpose_jax.models import hrnet_convert, yolox, yolox_convert
+
+    if dst.suffix != ".safetensors":
+        raise ConversionError(f"{dst}: exporting a checkpoint directory needs a .safetensors "
+                              "destination")
+    if yolox.is_yolox_dir(src):
+        config = yolox_convert.export_safetensors(src, dst)
+        print(f"wrote {dst} ({_describe_yolox(config)}, official PyTorch layout)")
         return
-    config = hrnet_convert.convert_checkpoint(args.src, args.dst, args.input_size)
-    print(f"wrote {args.dst} (HRNet-W{config.width}, {config.num_joints} joints)")
+    config = hrnet_convert.export_safetensors(src, dst)
+    print(f"wrote {dst} (HRNet-W{config.width}, {config.num_joints} joints, official PyTorch "
+          "layout)")
+
+
+def _convert(src: Path, dst: Path, input_hw: tuple[int, int] | None) -> None:
+    """An HRNet or YOLOX checkpoint file → a new converted directory."""
+    from gnnpose_jax.models import hrnet_convert, yolox_convert
+    from gnnpose_jax.models.torch_files import load_state_dict
+
+    if dst.exists():  # before reading SRC, which may be large
+        raise ConversionError(f"{dst}: already exists; choose a new destination")
+    state = load_state_dict(src)
+    if not yolox_convert.is_yolox_state_dict(state):
+        config = hrnet_convert.convert_state_dict(state, dst, str(src), input_hw)
+        print(f"wrote {dst} (HRNet-W{config.width}, {config.num_joints} joints)")
+        return
+    if input_hw is not None and input_hw[0] != input_hw[1]:
+        raise ConversionError(f"--input-size {input_hw[0]}x{input_hw[1]}: YOLOX takes a square "
+                              "input, e.g. 640x640")
+    config = yolox_convert.convert_state_dict(state, dst, str(src),
+                                              input_hw[0] if input_hw else None)
+    print(f"wrote {dst} ({_describe_yolox(config)})")
+
+
+def _describe_yolox(config) -> str:
+    """`YOLOX depth 0.33 width 0.5, 80 classes, input 640`."""
+    dw = " depthwise" if config.depthwise else ""
+    return (f"YOLOX depth {config.depth:g} width {config.width:g}{dw}, {config.num_classes} "
+            f"classes, input {config.input_size}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,460 @@
+"""The YOLOX detector (Ge et al., 2021) in Flax linen, numerically the official model.
+
+Submodule names mirror the official PyTorch state-dict keys, with `_` before each numeric path
+component instead of `.` (`backbone/backbone/dark3_1/m_0` for `backbone.backbone.dark3.1.m.0`,
+`head/cls_convs_2_1` for `head.cls_convs.2.1`), so that `yolox_convert.py` maps keys both ways
+with the rule HRNet's converter uses.
+
+Numerics that matter (DETECTOR.md): explicit symmetric padding, BatchNorm eps 1e-3 (set by the
+official experiment, not stored in checkpoints), SiLU, the Focus slice order top-left,
+bottom-left, top-right, bottom-right, max-pools 5/9/13 padded with -inf, nearest ×2
+upsampling, and the eval-mode decode of `YOLOXHead.decode_outputs`.
+
+Shapes: images (N, S, S, 3) float32 NHWC, BGR, 0..255, as the official `preproc` letterboxes
+them (any H×W with both sides multiples of 32 works too); output (N, A, 5 + C) with
+A = Σ (H/s)(W/s) over strides s = 8, 16, 32 (8400 at 640×640): cx, cy, w, h in input pixels,
+objectness and C class probabilities.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from gnnpose_jax.models.hrnet import upsample_nearest
+
+BN_EPSILON = 1e-3
+BN_MOMENTUM = 0.97  # Flax convention: PyTorch's momentum 0.03.
+STRIDES = (8, 16, 32)
+FPN_CHANNELS = (256, 512, 1024)  # scaled by the width multiplier
+HEAD_CHANNELS = 256  # scaled by the width multiplier
+SPP_KERNELS = (5, 9, 13)
+
+
+@dataclasses.dataclass(frozen=True)
+class YoloxConfig:
+    """Architecture of a YOLOX variant, with the official multipliers.
+
+    Attributes:
+      depth: depth multiplier; CSP layers hold round(3·depth) bottlenecks (at least 1, and 3×
+        that in dark3/dark4, in the backbone).
+      width: width multiplier; the stem has int(64·width) channels, the FPN levels
+        int((256, 512, 1024)·width) and the head int(256·width).
+      depthwise: depthwise-separable 3×3 convs (nano).
+      num_classes: C, the number of classes (80 for COCO).
+      input_size: S, the square input the variant is evaluated at (416 or 640 officially).
+    """
+
+    depth: float = 0.33
+    width: float = 0.50
+    depthwise: bool = False
+    num_classes: int = 80
+    input_size: int = 640
+
+    @property
+    def stem_channels(self) -> int:
+        """Channels of the Focus stem (the backbone doubles them at each stage)."""
+        return int(64 * self.width)
+
+    @property
+    def backbone_blocks(self) -> int:
+        """Bottlenecks of the dark2 and dark5 CSP layers (dark3 and dark4 have 3× as many)."""
+        return max(round(3 * self.depth), 1)
+
+    @property
+    def fpn_blocks(self) -> int:
+        """Bottlenecks of each PAFPN CSP layer."""
+        return round(3 * self.depth)
+
+    def fpn_channels(self, level: int) -> int:
+        """Channels of FPN level 0, 1, 2 (strides 8, 16, 32)."""
+        return int(FPN_CHANNELS[level] * self.width)
+
+    @property
+    def head_channels(self) -> int:
+        """Channels of the head's stems and conv towers."""
+        return int(HEAD_CHANNELS * self.width)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-able dict of the fields."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> YoloxConfig:
+        """Inverse of `to_json`; unknown keys are an error."""
+        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown YoloxConfig fields: {sorted(unknown)}")
+        return cls(**d)
+
+
+NANO = YoloxConfig(depth=0.33, width=0.25, depthwise=True, input_size=416)
+TINY = YoloxConfig(depth=0.33, width=0.375, input_size=416)
+S = YoloxConfig(depth=0.33, width=0.50)
+M = YoloxConfig(depth=0.67, width=0.75)
+L = YoloxConfig(depth=1.0, width=1.0)
+X = YoloxConfig(depth=1.33, width=1.25)
+#: The official variants by their release names (`yolox_s.pth` is "s").
+PRESETS = {"nano": NANO, "tiny": TINY, "s": S, "m": M, "l": L, "x": X}
+
+
+class BaseConv(nn.Module):
+    """Conv (symmetric padding) → BatchNorm → SiLU, or conv with bias → SiLU when folded."""
+
+    features: int
+    kernel: int
+    stride: int = 1
+    groups: int = 1
+    fold_bn: bool = False
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x):
+        pad = (self.kernel - 1) // 2
+        x = nn.Conv(self.features, (self.kernel, self.kernel), strides=self.stride,
+                    padding=((pad, pad), (pad, pad)), feature_group_count=self.groups,
+                    use_bias=self.fold_bn, dtype=self.dtype, name="conv")(x)
+        if not self.fold_bn:
+            x = nn.BatchNorm(use_running_average=True, momentum=BN_MOMENTUM,
+                             epsilon=BN_EPSILON, dtype=self.dtype, name="bn")(x)
+        return nn.silu(x)
+
+
+class DWConv(nn.Module):
+    """Depthwise k×k BaseConv (`dconv`), then a pointwise 1×1 BaseConv (`pconv`)."""
+
+    features: int
+    kernel: int
+    stride: int = 1
+    fold_bn: bool = False
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x):
+        kw = dict(fold_bn=self.fold_bn, dtype=self.dtype)
+        x = BaseConv(x.shape[-1], self.kernel, self.stride, groups=x.shape[-1], name="dconv",
+                     **kw)(x)
+        return BaseConv(self.features, 1, name="pconv", **kw)(x)
+
+
+def _conv(depthwise: bool, features: int, kernel: int, stride: int, name: str, fold_bn: bool,
+          dtype: Any) -> nn.Module:
+    """The 3×3 conv flavour of the variant: DWConv for nano, BaseConv otherwise."""
+    cls = DWConv if depthwise else BaseConv
+    return cls(features, kernel, stride, fold_bn=fold_bn, dtype=dtype, name=name)
+
+
+class Bottleneck(nn.Module):
+    """1×1 → 3×3, plus the input when `shortcut` (widths always agree inside a CSP layer)."""
+
+    features: int
+    shortcut: bool
+    depthwise: bool
+    fold_bn: bool = False
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x):
+        kw = dict(fold_bn=self.fold_bn, dtype=self.dtype)
+        y = BaseConv(self.features, 1, name="conv1", **kw)(x)
+        y = _conv(self.depthwise, self.features, 3, 1, "conv2", **kw)(y)
+        return x + y if self.shortcut else y
+
+
+class CSPLayer(nn.Module):
+    """`conv1` → n Bottlenecks (`m_i`), concatenated with `conv2`, then `conv3`."""
+
+    features: int
+    blocks: int
+    shortcut: bool
+    depthwise: bool
+    fold_bn: bool = False
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x):
+        kw = dict(fold_bn=self.fold_bn, dtype=self.dtype)
+        hidden = int(self.features * 0.5)
+        y = BaseConv(hidden, 1, name="conv1", **kw)(x)
+        for i in range(self.blocks):
+            y = Bottleneck(hidden, self.shortcut, self.depthwise, name=f"m_{i}", **kw)(y)
+        y = jnp.concatenate([y, BaseConv(hidden, 1, name="conv2", **kw)(x)], axis=-1)
+        return BaseConv(self.features, 1, name="conv3", **kw)(y)
+
+
+class SPPBottleneck(nn.Module):
+    """`conv1`, then it and its 5/9/13 stride-1 max-pools concatenated, then `conv2`."""
+
+    features: int
+    fold_bn: bool = False
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x):
+        kw = dict(fold_bn=self.fold_bn, dtype=self.dtype)
+        x = BaseConv(x.shape[-1] // 2, 1, name="conv1", **kw)(x)
+        # Flax pads max-pools with -inf, as PyTorch's MaxPool2d does.
+        pools = [nn.max_pool(x, (k, k), strides=(1, 1), padding=((k // 2, k // 2),) * 2)
+                 for k in SPP_KERNELS]
+        return BaseConv(self.features, 1, name="conv2", **kw)(jnp.concatenate([x, *pools], -1))
+
+
+class Focus(nn.Module):
+    """Space-to-depth, (N, H, W, C) → (N, H/2, W/2, 4C) with the official slice order top-left,
+    bottom-left, top-right, bottom-right, then a 3×3 BaseConv (`conv`)."""
+
+    features: int
+    fold_bn: bool = False
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x):
+        parts = (x[:, ::2, ::2], x[:, 1::2, ::2], x[:, ::2, 1::2], x[:, 1::2, 1::2])
+        x = jnp.concatenate(parts, axis=-1)
+        return BaseConv(self.features, 3, fold_bn=self.fold_bn, dtype=self.dtype, name="conv")(x)
+
+
+class CSPDarknet(nn.Module):
+    """Focus stem, then dark2..dark5; returns dark3, dark4, dark5 (strides 8, 16, 32)."""
+
+    config: YoloxConfig
+    fold_bn: bool = False
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x):
+        cfg = self.config
+        kw = dict(fold_bn=self.fold_bn, dtype=self.dtype)
+        c, n = cfg.stem_channels, cfg.backbone_blocks
+        x = Focus(c, name="stem", **kw)(x)
+        outputs = []
+        for stage, blocks in ((2, n), (3, 3 * n), (4, 3 * n)):
+            c *= 2
+            x = _conv(cfg.depthwise, c, 3, 2, f"dark{stage}_0", **kw)(x)
+            x = CSPLayer(c, blocks, True, cfg.depthwise, name=f"dark{stage}_1", **kw)(x)
+            outputs.append(x)
+        c *= 2
+        x = _conv(cfg.depthwise, c, 3, 2, "dark5_0", **kw)(x)
+        x = SPPBottleneck(c, name="dark5_1", **kw)(x)
+        x = CSPLayer(c, n, False, cfg.depthwise, name="dark5_2", **kw)(x)
+        return outputs[1], outputs[2], x
+
+
+class YOLOPAFPN(nn.Module):
+    """The backbone (`backbone`) plus top-down and bottom-up path aggregation."""
+
+    config: YoloxConfig
+    fold_bn: bool = False
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x):
+        cfg = self.config
+        kw = dict(fold_bn=self.fold_bn, dtype=self.dtype)
+        c0, c1, c2 = (cfg.fpn_channels(level) for level in range(3))
+        n, dw = cfg.fpn_blocks, cfg.depthwise
+        dark3, dark4, dark5 = CSPDarknet(cfg, name="backbone", **kw)(x)
+        lateral = BaseConv(c1, 1, name="lateral_conv0", **kw)(dark5)
+        p4 = jnp.concatenate([upsample_nearest(lateral, 2), dark4], -1)
+        p4 = CSPLayer(c1, n, False, dw, name="C3_p4", **kw)(p4)
+        reduced = BaseConv(c0, 1, name="reduce_conv1", **kw)(p4)
+        out3 = jnp.concatenate([upsample_nearest(reduced, 2), dark3], -1)
+        out3 = CSPLayer(c0, n, False, dw, name="C3_p3", **kw)(out3)
+        out4 = jnp.concatenate([_conv(dw, c0, 3, 2, "bu_conv2", **kw)(out3), reduced], -1)
+        out4 = CSPLayer(c1, n, False, dw, name="C3_n3", **kw)(out4)
+        out5 = jnp.concatenate([_conv(dw, c1, 3, 2, "bu_conv1", **kw)(out4), lateral], -1)
+        out5 = CSPLayer(c2, n, False, dw, name="C3_n4", **kw)(out5)
+        return out3, out4, out5
+
+
+def anchor_grid(height: int, width: int) -> tuple[jax.Array, jax.Array]:
+    """The (A, 2) cell offsets (x, y) and (A, 1) strides of the flattened levels, in the
+    official order: stride 8, 16, 32, each row-major."""
+    grids, strides = [], []
+    for stride in STRIDES:
+        rows, cols = height // stride, width // stride
+        ys, xs = jnp.meshgrid(jnp.arange(rows), jnp.arange(cols), indexing="ij")
+        grids.append(jnp.stack([xs, ys], -1).reshape(-1, 2))
+        strides.append(jnp.full((rows * cols, 1), stride))
+    return (jnp.concatenate(grids).astype(jnp.float32),
+            jnp.concatenate(strides).astype(jnp.float32))
+
+
+class YOLOXHead(nn.Module):
+    """The decoupled head; returns the decoded eval-mode output (N, A, 5 + C)."""
+
+    config: YoloxConfig
+    fold_bn: bool = False
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, features, input_hw: tuple[int, int]):
+        cfg = self.config
+        kw = dict(fold_bn=self.fold_bn, dtype=self.dtype)
+        hidden = cfg.head_channels
+        outputs = []
+        for k, x in enumerate(features):
+            x = BaseConv(hidden, 1, name=f"stems_{k}", **kw)(x)
+            cls, reg = x, x
+            for j in range(2):
+                cls = _conv(cfg.depthwise, hidden, 3, 1, f"cls_convs_{k}_{j}", **kw)(cls)
+                reg = _conv(cfg.depthwise, hidden, 3, 1, f"reg_convs_{k}_{j}", **kw)(reg)
+            pred = functools.partial(nn.Conv, kernel_size=(1, 1), dtype=self.dtype)
+            out = jnp.concatenate([
+                pred(4, name=f"reg_preds_{k}")(reg),
+                nn.sigmoid(pred(1, name=f"obj_preds_{k}")(reg)),
+                nn.sigmoid(pred(cfg.num_classes, name=f"cls_preds_{k}")(cls)),
+            ], -1).astype(jnp.float32)
+            outputs.append(out.reshape(out.shape[0], -1, out.shape[-1]))
+        out = jnp.concatenate(outputs, axis=1)
+        grid, stride = anchor_grid(*input_hw)
+        return jnp.concatenate([(out[..., :2] + grid) * stride, jnp.exp(out[..., 2:4]) * stride,
+                                out[..., 4:]], axis=-1)
+
+
+class YOLOX(nn.Module):
+    """YOLOX: `backbone` (PAFPN) and `head`; `__call__(images)` → decoded (N, A, 5 + C).
+
+    Attributes:
+      config: the variant.
+      fold_bn: build the inference graph with BatchNorm folded into the convs (variables from
+        `fold_batchnorm`).
+      dtype: compute dtype (params stay float32; the output is float32).
+    """
+
+    config: YoloxConfig = S
+    fold_bn: bool = False
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, images: jax.Array) -> jax.Array:
+        h, w = images.shape[1:3]
+        if h % 32 or w % 32:
+            from gnnpose_jax.errors import ConfigError
+
+            raise ConfigError(f"YOLOX input {h}x{w} (HxW): both sides must be multiples of 32 "
+                              "(e.g. 640x640 or 416x416)")
+        kw = dict(fold_bn=self.fold_bn, dtype=self.dtype)
+        features = YOLOPAFPN(self.config, name="backbone", **kw)(images.astype(self.dtype))
+        return YOLOXHead(self.config, name="head", **kw)(features, (h, w))
+
+
+def fold_batchnorm(variables: dict[str, Any]) -> dict[str, Any]:
+    """Folds every BatchNorm into its conv, for `YOLOX(fold_bn=True)`.
+
+    Each BaseConv's `conv` gets kernel · γ/√(σ²+ε) and bias β − μ·γ/√(σ²+ε) from its sibling
+    `bn`; the prediction convs, which have no BatchNorm, keep their kernel and bias.
+    """
+    from flax import traverse_util
+
+    params = traverse_util.flatten_dict(variables["params"], sep="/")
+    stats = traverse_util.flatten_dict(variables["batch_stats"], sep="/")
+    folded = {}
+    for key, value in params.items():
+        path, leaf = key.rsplit("/", 1)
+        parent, _, name = path.rpartition("/")
+        if name == "bn":
+            continue
+        if name != "conv":
+            folded[key] = value
+            continue
+        bn = f"{parent}/bn"
+        factor = params[f"{bn}/scale"] / jnp.sqrt(stats[f"{bn}/var"] + BN_EPSILON)
+        folded[key] = value * factor
+        folded[f"{path}/bias"] = params[f"{bn}/bias"] - stats[f"{bn}/mean"] * factor
+    return {"params": traverse_util.unflatten_dict(folded, sep="/")}
+
+
+@functools.lru_cache(maxsize=8)
+def _abstract_variables(config: YoloxConfig):
+    module = YOLOX(config)
+    return jax.eval_shape(lambda: module.init(jax.random.key(0), jnp.zeros((1, 64, 64, 3))))
+
+
+def init_yolox_abstract(config: YoloxConfig):
+    """(module, ShapeDtypeStruct tree of the variables) without allocating anything."""
+    return YOLOX(config), _abstract_variables(config)
+
+
+def init_yolox(config: YoloxConfig, rng: jax.Array):
+    """(module, random `{"params", "batch_stats"}`) for `config` (shapes do not depend on S)."""
+    module = YOLOX(config)
+    return module, module.init(rng, jnp.zeros((1, 64, 64, 3), jnp.float32))
+
+
+YOLOX_JSON = "yolox.json"
+ORBAX_DIR = "variables"
+FORMAT = "gnnpose_jax.yolox/1"
+
+
+def save_yolox(directory: str | Path, config: YoloxConfig, variables: dict[str, Any]) -> None:
+    """Writes `variables` as an Orbax checkpoint plus `yolox.json` into a new `directory`.
+
+    The directory is assembled beside its destination and renamed into place, so a failure
+    never leaves a half-written checkpoint.
+    """
+    import orbax.checkpoint as ocp
+
+    from gnnpose_jax import atomic
+
+    directory = Path(directory).absolute()
+    if directory.exists():
+        raise FileExistsError(f"{directory} already exists")
+    with atomic.atomic_dir(directory) as tmp:
+        with ocp.StandardCheckpointer() as ckptr:
+            ckptr.save(tmp / ORBAX_DIR, jax.device_get(variables))
+        meta = {"format": FORMAT, "config": config.to_json()}
+        (tmp / YOLOX_JSON).write_text(json.dumps(meta, indent=2) + "\n")
+
+
+def is_yolox_dir(directory: str | Path) -> bool:
+    """Whether `directory` looks like a converted YOLOX checkpoint (it holds `yolox.json`)."""
+    return (Path(directory) / YOLOX_JSON).is_file()
+
+
+def read_yolox_json(directory: str | Path) -> YoloxConfig:
+    """The config in `yolox.json`; raises CheckpointError if this is no YOLOX checkpoint."""
+    from gnnpose_jax.errors import CheckpointError
+
+    directory = Path(directory)
+    meta_path = directory / YOLOX_JSON
+    if not meta_path.is_file() or not (directory / ORBAX_DIR).is_dir():
+        raise CheckpointError(
+            f"{directory}: not a converted YOLOX checkpoint (expected {YOLOX_JSON} and "
+            f"{ORBAX_DIR}/ inside; make one with `python -m convert_weights SRC {directory}`)")
+    try:
+        meta = json.loads(meta_path.read_text())
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"format {meta.get('format')!r}, expected {FORMAT!r}")
+        return YoloxConfig.from_json(meta["config"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise CheckpointError(f"{meta_path}: malformed ({e})") from None
+
+
+def load_yolox(directory: str | Path, fold_bn: bool = False, dtype: Any = jnp.float32):
+    """Loads a converted checkpoint.
+
+    Args:
+      directory: a directory written by `python -m convert_weights` or `save_yolox`.
+      fold_bn: return the BN-folded inference module and variables (faster).
+      dtype: compute dtype of the module.
+
+    Returns:
+      (module, variables): `module.apply(variables, images)` gives the decoded (N, A, 5 + C).
+    """
+    import orbax.checkpoint as ocp
+
+    config = read_yolox_json(directory)
+    _, abstract = init_yolox_abstract(config)
+    with ocp.StandardCheckpointer() as ckptr:
+        variables = ckptr.restore(Path(directory).absolute() / ORBAX_DIR, abstract)
+    if fold_bn:
+        return YOLOX(config, fold_bn=True, dtype=dtype), fold_batchnorm(variables)
+    return YOLOX(config, dtype=dtype), variables
