@@ -103,19 +103,20 @@ def load_config_file(spec: str) -> ml_collections.ConfigDict:
 
 
 def check_overrides(argv: Sequence[str]) -> None:
-    """Refuses `--config.KEY` overrides naming keys the config does not have.
+    """Loads the `--config` file, and refuses `--config.KEY` overrides naming keys it lacks.
 
     Args:
       argv: the command line.
 
     Raises:
-      ConfigError: naming the unknown key and the nearest valid one.
+      ConfigError: a missing config file or one without `get_config`, or an unknown key
+        (named with the nearest valid one).
     """
-    keys = override_keys(argv)
     spec = config_path(argv)
-    if not keys or spec is None:
+    if spec is None:
         return
     config = load_config_file(spec)
+    keys = override_keys(argv)
     valid = list(flatten(config))
     nested = {k.rsplit(".", i)[0] for k in valid for i in range(1, k.count(".") + 1)}
     for key in keys:

@@ -19,7 +19,7 @@ import optax
 from gnnpose_jax.data.joints import NUM_JOINTS
 from gnnpose_jax.errors import ConfigError
 from gnnpose_jax.graphs import CandidateGrid, GraphSpec, batch_graphs, build_graph, graph_budget
-from gnnpose_jax.models.gnn import GnnConfig, GnnPose
+from gnnpose_jax.models.gnn import LOSSES, GnnConfig, GnnPose
 from gnnpose_jax.models.hrnet import HRNet, load_hrnet
 from gnnpose_jax.models.topdown import TopDownEstimator
 from gnnpose_jax.training import export, history, hrnet_mode, inputs, steps
@@ -39,15 +39,33 @@ def load_frozen_hrnet(config: ml_collections.ConfigDict) -> tuple[HRNet, dict]:
       ConfigError: no checkpoint configured, or another architecture.
       CheckpointError: the folder is not an HRNet checkpoint.
     """
-    path = config.hrnet.checkpoint
-    if not path:
-        raise ConfigError("hrnet.checkpoint is empty: GNN mode needs a trained HRNet (the "
-                          "WORKDIR/hrnet of an HRNet-mode run, or `python -m convert_weights` "
-                          "output); pass --config.hrnet.checkpoint=DIR")
+    path = frozen_hrnet_path(config)
     module, variables = load_hrnet(path)
     hrnet_mode.check_architecture(hrnet_mode.architecture(config), module.config,
                                   f"hrnet.checkpoint {path}")
     return module, variables
+
+
+def frozen_hrnet_path(config: ml_collections.ConfigDict) -> str:
+    """`hrnet.checkpoint`, or a ConfigError if it is empty."""
+    if not config.hrnet.checkpoint:
+        raise ConfigError("hrnet.checkpoint is empty: GNN mode needs a trained HRNet (the "
+                          "WORKDIR/hrnet of an HRNet-mode run, or `python -m convert_weights` "
+                          "output); pass --config.hrnet.checkpoint=DIR")
+    return config.hrnet.checkpoint
+
+
+def check_config(config: ml_collections.ConfigDict) -> None:
+    """GNN mode's checks of the config alone (train.py runs them before touching the workdir).
+
+    Raises:
+      ConfigError: naming the key.
+    """
+    frozen_hrnet_path(config)
+    if config.gnn.loss not in LOSSES:
+        raise ConfigError(f"gnn.loss {config.gnn.loss!r} must be one of {LOSSES}")
+    gnn_config(config)
+    inputs.window_config(config)
 
 
 def gnn_config(config: ml_collections.ConfigDict) -> GnnConfig:

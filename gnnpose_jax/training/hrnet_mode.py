@@ -32,12 +32,14 @@ def architecture(config: ml_collections.ConfigDict) -> HRNetConfig:
 
 
 def input_hw(config: ml_collections.ConfigDict) -> tuple[int, int]:
-    """`hrnet.input_hw`, checked to be positive multiples of 32."""
-    hw = tuple(int(v) for v in config.hrnet.input_hw)
-    if len(hw) != 2 or any(v <= 0 or v % INPUT_MULTIPLE for v in hw):
-        raise ConfigError(f"hrnet.input_hw {hw} must be (H, W), both positive multiples of "
+    """`hrnet.input_hw`, checked to be two integers, positive multiples of 32."""
+    hw = config.hrnet.input_hw
+    if (not isinstance(hw, tuple | list) or len(hw) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in hw)
+            or any(v <= 0 or v % INPUT_MULTIPLE for v in hw)):
+        raise ConfigError(f"hrnet.input_hw {hw!r} must be (H, W), both positive multiples of "
                           f"{INPUT_MULTIPLE}")
-    return hw
+    return tuple(hw)
 
 
 def check_architecture(expected: HRNetConfig, found: HRNetConfig, source: str) -> None:

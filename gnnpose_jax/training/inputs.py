@@ -70,6 +70,15 @@ def ensure_synthetic_world(root: Path, data: ml_collections.ConfigDict) -> None:
         multihost_utils.sync_global_devices("synthetic world written")
 
 
+def check_data_config(data: ml_collections.ConfigDict) -> None:
+    """ConfigError unless `data.source` (and, for TFDS, `data.tfds_name`) is known."""
+    if data.source not in SOURCES:
+        raise ConfigError(f"data.source {data.source!r} must be one of {SOURCES}")
+    if data.source == "tfds" and data.tfds_name not in TFDS_BUILDERS:
+        raise ConfigError(f"data.tfds_name {data.tfds_name!r} must be one of "
+                          f"{tuple(TFDS_BUILDERS)}")
+
+
 def frame_source(data: ml_collections.ConfigDict, split: str, workdir: str | Path
                  ) -> pipeline.FrameSource:
     """The frame source of one split, as `data.source` says.
@@ -86,16 +95,12 @@ def frame_source(data: ml_collections.ConfigDict, split: str, workdir: str | Pat
       ConfigError: an unknown source or TFDS dataset.
       DataError: missing or malformed data.
     """
-    if data.source not in SOURCES:
-        raise ConfigError(f"data.source {data.source!r} must be one of {SOURCES}")
+    check_data_config(data)
     root = world_root(data, workdir)
     if data.source == "synthetic":
         ensure_synthetic_world(root, data)
     if data.source in ("synthetic", "folder"):
         return pipeline.folder_source(root, split)
-    if data.tfds_name not in TFDS_BUILDERS:
-        raise ConfigError(f"data.tfds_name {data.tfds_name!r} must be one of "
-                          f"{tuple(TFDS_BUILDERS)}")
     builder = tfds_posetrack.prepare(TFDS_BUILDERS[data.tfds_name], root,
                                      manual_dir=data.manual_dir or None,
                                      config=data.tfds_config or None)

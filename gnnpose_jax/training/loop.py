@@ -29,6 +29,7 @@ from gnnpose_jax.training import (
     gnn_mode,
     guard,
     hrnet_mode,
+    inputs,
     periodic,
     schedules,
 )
@@ -38,6 +39,7 @@ from gnnpose_jax.training.state import TrainState
 from gnnpose_jax.training.task import Task, summarize_eval
 
 MODES = {"hrnet": hrnet_mode.build, "gnn": gnn_mode.build}
+PERIODIC_ACTIONS = ("log", "eval", "checkpoint")
 #: Train metrics averaged over the steps since the last log.
 _AVERAGED = ("loss", "grad_norm")
 
@@ -143,7 +145,7 @@ class _Run:
         """The remaining steps with their periodic actions; returns the final host state."""
         start = int(distributed.unreplicate(self.state.step))
         periods = {name: periodic.period_steps(self.config, name, self.steps_per_epoch)
-                   for name in ("log", "eval", "checkpoint")}
+                   for name in PERIODIC_ACTIONS}
         if start == 0 and self.config.eval_at_start:
             self.evaluate(0)
         self.last_log = (start, time.perf_counter())
@@ -197,6 +199,31 @@ def _start(config: ml_collections.ConfigDict, workdir: Path, task: Task,
                 writer=MetricWriter(workdir, enabled=lead), progress=progress)
 
 
+def check_config(config: ml_collections.ConfigDict) -> int:
+    """Every check of the config alone, run before anything is written into the workdir.
+
+    Returns:
+      The per-device batch size.
+
+    Raises:
+      ConfigError: naming the key and what it must be.
+    """
+    if config.mode not in MODES:
+        raise ConfigError(f"mode {config.mode!r} must be one of {tuple(MODES)}")
+    batch = config.batch_size
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ConfigError(f"batch_size {batch!r} must be a positive integer")
+    per_device = distributed.per_process_batch_size(batch) // jax.local_device_count()
+    hrnet_mode.input_hw(config)
+    inputs.check_data_config(config.data)
+    schedules.make_optimizer(config.optimizer, 1)
+    for name in PERIODIC_ACTIONS:
+        periodic.period_steps(config, name, 1)
+    if config.mode == "gnn":
+        gnn_mode.check_config(config)
+    return per_device
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> TrainState:
     """Trains (or resumes) the run of `config` in `workdir`, validating and checkpointing.
 
@@ -211,10 +238,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     Raises:
       GnnPoseError: bad config, data or checkpoints, or a diverged run (one line each).
     """
-    if config.mode not in MODES:
-        raise ConfigError(f"mode {config.mode!r} must be one of {tuple(MODES)}")
-    per_device = (distributed.per_process_batch_size(config.batch_size)
-                  // jax.local_device_count())
+    per_device = check_config(config)
     workdir = Path(workdir).expanduser().absolute()
     workdir.mkdir(parents=True, exist_ok=True)
     with checkpoints.make_manager(workdir, config.keep_checkpoints) as manager:
