@@ -9,11 +9,12 @@ Tracker mode (run the tracker on a split with a run's trained networks, then sco
 Metrics mode:
 
     python evaluate.py --ground-truth GT --predictions PRED --output OUT.json
-        [--per-sequence] [--format 2017|2018 --converted-out DIR]
+        [--per-sequence] [--positional-pairing] [--format 2017|2018 --converted-out DIR]
 
 GT and PRED are folders with one JSON per sequence (same file names; PoseTrack 2017 or 2018
-layout, detected per file) or combined files. OUT.json is written atomically; bad input ends
-with one line naming the file and exit status 2, and no OUT.json. See docs/evaluation.md.
+layout, detected per file) or combined files. Output paths are checked before any work starts;
+OUT.json is written atomically; bad input ends with one line naming the file and exit status 2,
+and no OUT.json. See docs/evaluation.md.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from gnnpose_jax.cli import run_cli
+from gnnpose_jax.cli import check_writable, run_cli
 from gnnpose_jax.data.posetrack import FORMATS, write_json_atomic, write_sequences
 from gnnpose_jax.evaluation import evaluate, format_table, load_for_evaluation, to_json
 
@@ -39,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help="where to write the metrics JSON")
     metrics.add_argument("--per-sequence", action="store_true",
                          help="also report each sequence on its own")
+    metrics.add_argument("--positional-pairing", action="store_true",
+                         help="pair prediction frames with GT frames by position alone, as the "
+                              "official toolkit does, even where their file names or image ids "
+                              "differ (default: such a mismatch is an error)")
     metrics.add_argument("--no-official-quirks", action="store_true",
                          help="score every labeled frame plainly instead of reproducing the "
                               "official toolkit's quirks (see docs/evaluation.md)")
@@ -84,6 +89,9 @@ def run_tracker(args: argparse.Namespace) -> int:
     )
     from gnnpose_jax.training.config import load_config_file
 
+    check_outputs((("--output", args.output, False),
+                   ("--predictions-out", args.predictions_out, True),
+                   ("--render", args.render, True)))
     config = load_config_file(args.config)
     root = dataset_folder(config.data, args.workdir, args.data)
     sequences = read_split(root, args.split)
@@ -115,7 +123,10 @@ def run_tracker(args: argparse.Namespace) -> int:
 
 def run_metrics(args: argparse.Namespace) -> int:
     """Metrics mode: read, (convert), score, write OUT.json, print the table."""
-    gt_seqs, pred_seqs = load_for_evaluation(args.ground_truth, args.predictions)
+    check_outputs((("--output", args.output, False),
+                   ("--converted-out", args.converted_out, True)))
+    gt_seqs, pred_seqs = load_for_evaluation(args.ground_truth, args.predictions,
+                                             positional_pairing=args.positional_pairing)
     if args.converted_out is not None:
         write_sequences(gt_seqs, args.converted_out / "ground_truth", args.format,
                         check_official=False)
@@ -126,6 +137,13 @@ def run_metrics(args: argparse.Namespace) -> int:
     write_json_atomic(to_json(result), args.output)
     print(format_table(result))
     return 0
+
+
+def check_outputs(outputs) -> None:
+    """Refuses unwritable output paths before any work: (flag, path or None, is a folder)."""
+    for flag, path, folder in outputs:
+        if path is not None:
+            check_writable(path, flag, folder)
 
 
 def main() -> int:

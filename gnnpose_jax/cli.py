@@ -1,9 +1,11 @@
 """Shared plumbing for the command-line entry points."""
 
+import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
-from gnnpose_jax.errors import GnnPoseError
+from gnnpose_jax.errors import GnnPoseError, OutputError
 
 
 def run_cli(main: Callable[[], int | None]) -> None:
@@ -17,3 +19,28 @@ def run_cli(main: Callable[[], int | None]) -> None:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
     sys.exit(code or 0)
+
+
+def check_writable(path: str | os.PathLike, flag: str, folder: bool = False) -> None:
+    """Refuses, before any work starts, an output path that cannot be written.
+
+    Args:
+      path: the output file (or, with `folder`, the output folder); missing parents are fine.
+      flag: the command-line flag that named it, for the message.
+      folder: whether the output is a folder.
+
+    Raises:
+      OutputError: the path is a folder where a file is expected (or the reverse), a parent
+        is a file, or the nearest existing folder above it is not writable.
+    """
+    path = Path(path).absolute()
+    if path.exists() and path.is_dir() != folder:
+        found, wanted = ("a file", "a folder") if folder else ("a folder", "a file")
+        raise OutputError(f"{flag} {path}: is {found}; expected {wanted}")
+    existing = path if folder else path.parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputError(f"{flag} {path}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"{flag} {path}: cannot write into {existing} (permission denied)")

@@ -25,3 +25,7 @@ class CheckpointError(GnnPoseError):
 
 class ConfigError(GnnPoseError):
     """A config key or value is invalid."""
+
+
+class OutputError(GnnPoseError):
+    """An output path cannot be written (checked before any work starts)."""

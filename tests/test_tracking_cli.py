@@ -23,14 +23,29 @@ TINY = hrnet.HRNetConfig(width=8, stem_channels=16, layer1_blocks=1, layer1_plan
                          stage_modules=(1, 1, 1), stage_blocks=(1, 1, 1))
 
 
-@pytest.fixture(scope="module")
-def world_and_workdir(tmp_path_factory):
-    base = tmp_path_factory.mktemp("tracking")
+def _random_like(abstract, seed: int):
+    """NumPy-random variables shaped like `abstract`, so that no init has to be compiled:
+    kernels N(0, 1/fan_in), BN variances and scales 1, means and biases 0."""
+    rng = np.random.default_rng(seed)
+
+    def leaf(path, x):
+        name = jax.tree_util.keystr(path)
+        if name.endswith(("['var']", "['scale']")):
+            return np.ones(x.shape, x.dtype)
+        if name.endswith(("['mean']", "['bias']")):
+            return np.zeros(x.shape, x.dtype)
+        return rng.normal(0.0, np.prod(x.shape[:-1]) ** -0.5, x.shape).astype(x.dtype)
+
+    return jax.tree_util.tree_map_with_path(leaf, abstract)
+
+
+def build_world_and_workdir(base: Path) -> tuple[Path, Path]:
+    """A 2-video, 6-frame val world in `base/world` and random tiny exports in `base/run`."""
     world = base / "world"
     synthetic.generate_world(world, seed=1, num_videos=2, split="val", num_frames=6,
                              image_hw=(96, 128))
     workdir = base / "run"
-    _, variables = hrnet.init_hrnet(TINY, jax.random.key(0), INPUT_HW)
+    variables = _random_like(hrnet.init_hrnet_abstract(TINY)[1], seed=0)
     hrnet.save_hrnet(workdir / "hrnet", TINY, variables, INPUT_HW)
     spec = GraphSpec(CandidateGrid((INPUT_HW[0] // 4, INPUT_HW[1] // 4), stride=2), history=2)
     config = GnnConfig(spec, hidden=16, layers=1, heads=2)
@@ -38,9 +53,15 @@ def world_and_workdir(tmp_path_factory):
                                        np.eye(2, 3), np.array([0, 0, 10, 10]))],
                           graph_budget(spec, 1))
     features = np.zeros((1, 3, 16, 16, 3 * TINY.width), np.float32)
-    params = GnnPose(config).init(jax.random.key(1), graphs, features)["params"]
+    params = _random_like(jax.eval_shape(GnnPose(config).init, jax.random.key(1), graphs,
+                                         features)["params"], seed=1)
     export_gnn(workdir / "gnn", config, params, str(workdir / "hrnet"), INPUT_HW)
     return world, workdir
+
+
+@pytest.fixture(scope="module")
+def world_and_workdir(tmp_path_factory):
+    return build_world_and_workdir(tmp_path_factory.mktemp("tracking"))
 
 
 def _run(*args):

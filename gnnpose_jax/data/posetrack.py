@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import math
 import os
 import re
@@ -390,11 +391,15 @@ def _parse_images_2018(images: list, src: str) -> tuple[list[Frame], dict[int, i
     return frames, id_to_pos
 
 
-def _parse_2018(data: dict, src: str) -> tuple[list[Frame], dict]:
+def _parse_2018(data: dict, src: str, require_annotations: bool = False
+                ) -> tuple[list[Frame], dict]:
     """Frames of a 2018 file (all its videos) and its top-level extras."""
     images = _list(data["images"], src, "", "images")
     if not images:
         raise DataError(f"{src}: empty sequence: 'images' is empty")
+    if require_annotations and "annotations" not in data:
+        raise DataError(f"{src}: no 'annotations' list: a PoseTrack 2018 predictions file "
+                        "needs one (an empty list if nobody was found)")
     anns = _list(data.get("annotations", []), src, "", "annotations")
     slots = _category_slots(data, src)
     num_names = len(slots)
@@ -653,8 +658,8 @@ def _group_videos(frames: list[Frame], extra: dict, src: str,
     return seqs
 
 
-def sequences_from_json(data: Any, src: str = "<data>",
-                        single_name: str | None = None) -> list[Sequence]:
+def sequences_from_json(data: Any, src: str = "<data>", single_name: str | None = None,
+                        require_annotations: bool = False) -> list[Sequence]:
     """Parses the JSON object of a PoseTrack file (either layout) into sequences.
 
     Args:
@@ -662,6 +667,8 @@ def sequences_from_json(data: Any, src: str = "<data>",
       src: where it came from, for error messages.
       single_name: if given, the data must hold exactly one video, which gets this name;
         otherwise each video is named after its image folder.
+      require_annotations: a 2018 file without `annotations` is an error (for predictions,
+        where it would otherwise read as an empty submission).
 
     Returns:
       One `Sequence` per video.
@@ -670,15 +677,17 @@ def sequences_from_json(data: Any, src: str = "<data>",
       DataError: unknown layout or malformed content (one line: file, frame, field).
     """
     fmt = detect_format(data, src)
-    frames, extra = _parse_2017(data, src) if fmt == "2017" else _parse_2018(data, src)
+    frames, extra = (_parse_2017(data, src) if fmt == "2017"
+                     else _parse_2018(data, src, require_annotations))
     return _group_videos(frames, extra, src, single_name)
 
 
-def read_sequence(path: str | os.PathLike) -> Sequence:
+def read_sequence(path: str | os.PathLike, require_annotations: bool = False) -> Sequence:
     """Reads one video's PoseTrack file (2017 or 2018, detected); named after the file stem.
 
     Args:
       path: a `.json` file holding one video.
+      require_annotations: see `sequences_from_json`.
 
     Returns:
       The sequence.
@@ -687,15 +696,18 @@ def read_sequence(path: str | os.PathLike) -> Sequence:
       DataError: unreadable, malformed, or holding more than one video.
     """
     path = Path(path)
-    return sequences_from_json(_load_json(path), str(path), single_name=path.stem)[0]
+    return sequences_from_json(_load_json(path), str(path), single_name=path.stem,
+                               require_annotations=require_annotations)[0]
 
 
-def read_sequences(path: str | os.PathLike) -> list[Sequence]:
+def read_sequences(path: str | os.PathLike, require_annotations: bool = False
+                   ) -> list[Sequence]:
     """Reads a sequence folder (one JSON per video, sorted by name) or a combined file.
 
     Args:
       path: a folder of `.json` files, or one file holding one or more videos (each named
         after its image folder, e.g. `012834_mpii_test`).
+      require_annotations: see `sequences_from_json`.
 
     Returns:
       The sequences.
@@ -708,8 +720,9 @@ def read_sequences(path: str | os.PathLike) -> list[Sequence]:
         files = sorted(p for p in path.iterdir() if p.suffix == ".json" and p.is_file())
         if not files:
             raise DataError(f"{path}: no .json sequence files in the folder")
-        return [read_sequence(f) for f in files]
-    return sequences_from_json(_load_json(path), str(path))
+        return [read_sequence(f, require_annotations) for f in files]
+    return sequences_from_json(_load_json(path), str(path),
+                               require_annotations=require_annotations)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1013,7 +1026,8 @@ def read_detections(path: str | os.PathLike,
 
     Returns:
       image_id (or file_name, for entries keyed by name) -> (N, 5) float64 [x, y, w, h, score],
-      in file order.
+      in file order. Boxes with a non-finite number or without a positive width and height
+      are dropped, and their count is logged as a warning.
 
     Raises:
       DataError: unreadable or malformed file, one line naming the entry and field.
@@ -1024,16 +1038,31 @@ def read_detections(path: str | os.PathLike,
         data = data["annotations"]
     entries = _list(data, src, "", "detections")
     rows: dict[int | str, list[np.ndarray]] = {}
+    dropped = 0
     for i, entry in enumerate(entries):
         where = f"detection {i}"
         entry = _dict(entry, src, where, "detections[]")
         if entry.get("category_id", category_id) != category_id:
             continue
         key = _detection_key(entry, src, where)
-        box = _vector(entry.get("bbox"), _BOX_LEN, src, where, "bbox")
+        box = _detection_box(entry.get("bbox"), src, where)
         score = _number(entry.get("score"), src, where, "score")
+        if not (np.isfinite(box).all() and box[2] > 0 and box[3] > 0):
+            dropped += 1
+            continue
         rows.setdefault(key, []).append(np.append(box, score))
+    if dropped:
+        logging.getLogger(__name__).warning(
+            "%s: dropped %d detection(s) whose bbox has a non-finite number or no positive "
+            "width and height", src, dropped)
     return {k: np.stack(v) for k, v in rows.items()}
+
+
+def _detection_box(value: Any, src: str, where: str) -> np.ndarray:
+    """A detection's (4,) bbox; non-finite numbers become NaN (the caller drops such boxes)."""
+    if isinstance(value, list) and len(value) == _BOX_LEN and all(map(_is_number, value)):
+        return np.array([float(v) if _is_finite(v) else math.nan for v in value])
+    return _vector(value, _BOX_LEN, src, where, "bbox")
 
 
 def _detection_entries(detections: Any, category_id: int) -> list[dict]:

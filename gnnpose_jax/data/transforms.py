@@ -38,6 +38,9 @@ SUBPIXEL_SHIFT = 0.25
 #: ImageNet statistics, RGB, for images scaled to [0, 1].
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+#: A person box larger than this many frame sizes, or farther than that from the frame, is
+#: not a person (its crop would be degenerate).
+MAX_BOX_FRAMES = 10.0
 
 
 def box_to_center_scale(box: Sequence[float], aspect_ratio: float = INPUT_ASPECT,
@@ -263,6 +266,27 @@ def average_with_flip(heatmaps: np.ndarray, flipped: np.ndarray,
     """
     back = flip_back_heatmaps(flipped, flip_permutation, shift_column)
     return (np.asarray(heatmaps) + back) * 0.5
+
+
+def usable_boxes(boxes: np.ndarray, image_hw: Sequence[int] | None = None) -> np.ndarray:
+    """Which person boxes can be cropped: finite in every column, width and height positive.
+
+    Args:
+      boxes: (N, 4 or more) rows `[x, y, w, h, ...]`.
+      image_hw: the frame's (H, W); if given, a box must also be at most `MAX_BOX_FRAMES`
+        frame sizes wide and high, and start no farther than that from the frame.
+
+    Returns:
+      (N,) bool.
+    """
+    boxes = np.asarray(boxes, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(boxes).all(axis=1) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
+        if image_hw is not None:
+            limit = MAX_BOX_FRAMES * np.array([image_hw[1], image_hw[0]], np.float64)
+            ok &= (np.abs(boxes[:, :2]) <= limit).all(axis=1)
+            ok &= (boxes[:, 2:4] <= limit).all(axis=1)
+    return ok
 
 
 def box_from_keypoints(keypoints: np.ndarray, threshold: float = 0.0

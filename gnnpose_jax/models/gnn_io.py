@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,24 @@ def gnn_config_from_json(data: dict[str, Any]) -> GnnConfig:
     return GnnConfig(graph=spec, **data)
 
 
+def ignore_orphaned_reads() -> None:
+    """Silences the reads that a failed Orbax restore leaves in flight.
+
+    When one array cannot be read, Orbax closes its event loop while tensorstore still
+    completes the other reads; each then reports `RuntimeError('Event loop is closed')` as an
+    unraisable exception, a traceback on stderr after the one-line error. From now on that
+    exception, and only that one, is dropped.
+    """
+    previous = sys.unraisablehook
+
+    def hook(unraisable):
+        if not (unraisable.exc_type is RuntimeError
+                and str(unraisable.exc_value) == "Event loop is closed"):
+            previous(unraisable)
+
+    sys.unraisablehook = hook
+
+
 def load_gnn(directory: str | Path) -> tuple[GnnPose, dict[str, Any], dict[str, Any]]:
     """Reads a GNN export.
 
@@ -49,7 +68,7 @@ def load_gnn(directory: str | Path) -> tuple[GnnPose, dict[str, Any], dict[str, 
       logits; `meta` holds `config`, `hrnet_checkpoint` and `input_hw`.
 
     Raises:
-      CheckpointError: not a GNN export, or a malformed one.
+      CheckpointError: not a GNN export, or a malformed or incomplete one.
     """
     import orbax.checkpoint as ocp
 
@@ -65,6 +84,12 @@ def load_gnn(directory: str | Path) -> tuple[GnnPose, dict[str, Any], dict[str, 
         meta["config"] = gnn_config_from_json(meta["config"])
     except (ValueError, KeyError, TypeError) as e:
         raise CheckpointError(f"{meta_path}: malformed ({e})") from None
-    with ocp.StandardCheckpointer() as ckptr:
-        variables = ckptr.restore(directory / ORBAX_DIR)
+    try:
+        with ocp.StandardCheckpointer() as ckptr:
+            variables = ckptr.restore(directory / ORBAX_DIR)
+    except (OSError, ValueError) as e:
+        ignore_orphaned_reads()
+        reason = str(e).splitlines()[0].split(" [tensorstore_spec=")[0]
+        raise CheckpointError(f"{directory}: GNN export is damaged or incomplete, cannot read "
+                              f"{ORBAX_DIR}/ ({reason}); export it again or retrain") from None
     return GnnPose(meta["config"]), variables, meta

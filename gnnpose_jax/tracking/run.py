@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from gnnpose_jax.data import transforms
+from gnnpose_jax.data.transforms import MAX_BOX_FRAMES
 from gnnpose_jax.data.types import Frame, Person, Sequence
 from gnnpose_jax.errors import DataError
 from gnnpose_jax.tracking.tracker import OnlineTracker, TrackedPose, output_keypoints
@@ -49,6 +51,15 @@ def detection_boxes(detections: dict) -> BoxSource:
                 return detections[key]
         return np.zeros((0, 5))
     return boxes
+
+
+def warn_dropped_boxes(count: int) -> None:
+    """Logs how many person boxes the tracker dropped as unusable, if any."""
+    if count:
+        logging.getLogger(__name__).warning(
+            "dropped %d person box(es) that cannot be cropped (a non-finite number, no positive "
+            "width and height, or more than %g frame sizes large or away)", count,
+            MAX_BOX_FRAMES)
 
 
 def check_detections_match(detections: dict, sequences: list[Sequence], source: str) -> None:

@@ -27,6 +27,7 @@ from gnnpose_jax.tracking.run import (
     gt_boxes,
     read_frames,
     track_sequence,
+    warn_dropped_boxes,
 )
 from gnnpose_jax.tracking.tracker import OnlineTracker, TrackerConfig
 from gnnpose_jax.tracking.video import Renderer
@@ -65,7 +66,8 @@ def load_models(workdir: str | Path, use_gnn: bool = True, batch_size: int = 8,
     `hrnet/` only (then only the baseline can run).
 
     Raises:
-      CheckpointError: the workdir holds neither export, or the GNN is asked for and absent.
+      CheckpointError: the workdir holds neither export, the GNN is asked for and absent, or
+        an export is damaged.
     """
     workdir = Path(workdir)
     gnn_dir, hrnet_dir = workdir / GNN_EXPORT, workdir / HRNET_EXPORT
@@ -83,7 +85,15 @@ def load_models(workdir: str | Path, use_gnn: bool = True, batch_size: int = 8,
     if not hrnet_dir.is_dir():
         raise CheckpointError(f"{workdir}: no HRNet checkpoint (looked for {hrnet_dir}); run "
                               "train.py with an HRNet config or convert_weights first")
-    module, variables = load_hrnet(hrnet_dir, fold_bn=True)
+    try:
+        module, variables = load_hrnet(hrnet_dir, fold_bn=True)
+    except (OSError, ValueError) as e:
+        from gnnpose_jax.models.gnn_io import ignore_orphaned_reads
+
+        ignore_orphaned_reads()
+        reason = str(e).splitlines()[0].split(" [tensorstore_spec=")[0]
+        raise CheckpointError(f"{hrnet_dir}: HRNet checkpoint is damaged or incomplete "
+                              f"({reason})") from None
     from gnnpose_jax.models.hrnet import read_hrnet_json
 
     input_hw = tuple(read_hrnet_json(hrnet_dir).get("input_hw") or (384, 288))
@@ -126,7 +136,7 @@ def track_split(models: TrackerModels, config: TrackerConfig, root: Path,
     `render_dir/<sequence>.mp4`, plus `render_dir/<sequence>.png`: the frame with the most
     GNN-recovered people.
     """
-    predictions, timings = [], collections.Counter()
+    predictions, timings, dropped = [], collections.Counter(), 0
     total = sum(len(s.frames) for s in sequences)
     bar = tqdm(total=total, desc=desc, unit="frame", dynamic_ncols=True)
     t0 = time.perf_counter()
@@ -142,8 +152,10 @@ def track_split(models: TrackerModels, config: TrackerConfig, root: Path,
                                         np.asarray(config.output_thresholds), renderer)
         predictions.append(pred)
         timings.update(tracker.timings)
+        dropped += tracker.dropped_boxes
     elapsed = time.perf_counter() - t0
     bar.close()
+    warn_dropped_boxes(dropped)
     stats = {"frames": total, "seconds": elapsed, "fps": total / max(elapsed, 1e-9)}
     stats.update({f"seconds_{k}": v for k, v in timings.items()})
     return predictions, stats

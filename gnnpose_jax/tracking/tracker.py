@@ -19,7 +19,7 @@ from typing import NamedTuple, Protocol
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from gnnpose_jax.data import joints
+from gnnpose_jax.data import joints, transforms
 from gnnpose_jax.errors import ConfigError
 from gnnpose_jax.tracking.oks import oks_matrix, pose_box_area
 
@@ -189,6 +189,8 @@ class OnlineTracker:
         self.estimator, self.config, self.predictor = estimator, config, predictor
         self.tracks: list[Track] = []
         self._next_id = 0
+        #: Boxes dropped as unusable (`transforms.usable_boxes`) so far.
+        self.dropped_boxes = 0
         #: Seconds spent per stage: "hrnet", "gnn" (predict + observe), "match" (the rest).
         self.timings = collections.Counter()
 
@@ -205,13 +207,19 @@ class OnlineTracker:
         Args:
           frame_index: the frame's position in the video.
           image: (H, W, 3) uint8 RGB.
-          boxes: (N, 5) `[x, y, w, h, score]` person boxes (or (N, 4) without scores).
+          boxes: (N, 5) `[x, y, w, h, score]` person boxes (or (N, 4) without scores); boxes
+            that cannot be cropped (non-finite, empty, or absurdly large or far for the frame)
+            are dropped and counted in `dropped_boxes`.
 
         Returns:
           The emitted people of this frame.
         """
         cfg = self.config
-        boxes = np.asarray(boxes, np.float64).reshape(-1, boxes.shape[-1] if len(boxes) else 5)
+        boxes = np.asarray(boxes, np.float64)
+        boxes = boxes.reshape(-1, boxes.shape[-1] if len(boxes) else 5)
+        usable = transforms.usable_boxes(boxes, image.shape[:2])
+        self.dropped_boxes += int(len(boxes) - usable.sum())
+        boxes = boxes[usable]
         if boxes.shape[1] == 5:
             boxes = boxes[boxes[:, 4] >= cfg.min_box_score, :4]
         t0 = time.perf_counter()
