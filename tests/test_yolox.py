@@ -244,11 +244,10 @@ def test_letterbox_is_the_official_preproc():
         np.testing.assert_array_equal(image, expected.transpose(1, 2, 0))
 
 
+@pytest.mark.parametrize("reference", ["dense"], indirect=True)  # one variant is enough
 def test_detector_matches_the_torch_pipeline_and_compiles_once(reference, converted):
     """RGB frames of several sizes → the same person boxes as official preproc + torch model +
     official postprocess, in one compilation."""
-    if reference["name"] != "dense":
-        pytest.skip("one variant is enough for the pipeline")
     conf, nms = 0.55, 0.45
     module, variables = yolox.load_yolox(converted)
     detector = detect.PersonDetector(module, variables, conf=conf, nms=nms, batch_size=2,

@@ -8,7 +8,8 @@ with the rule HRNet's converter uses.
 Numerics that matter (DETECTOR.md): explicit symmetric padding, BatchNorm eps 1e-3 (set by the
 official experiment, not stored in checkpoints), SiLU, the Focus slice order top-left,
 bottom-left, top-right, bottom-right, max-pools 5/9/13 padded with -inf, nearest ×2
-upsampling, and the eval-mode decode of `YOLOXHead.decode_outputs`.
+upsampling, and the eval-mode decode of `YOLOXHead.decode_outputs`. The module is the
+inference network: BatchNorm always uses its running statistics.
 
 Shapes: images (N, S, S, 3) float32 NHWC, BGR, 0..255, as the official `preproc` letterboxes
 them (any H×W with both sides multiples of 32 works too); output (N, A, 5 + C) with
@@ -31,7 +32,6 @@ import jax.numpy as jnp
 from gnnpose_jax.models.hrnet import upsample_nearest
 
 BN_EPSILON = 1e-3
-BN_MOMENTUM = 0.97  # Flax convention: PyTorch's momentum 0.03.
 STRIDES = (8, 16, 32)
 FPN_CHANNELS = (256, 512, 1024)  # scaled by the width multiplier
 HEAD_CHANNELS = 256  # scaled by the width multiplier
@@ -122,8 +122,8 @@ class BaseConv(nn.Module):
                     padding=((pad, pad), (pad, pad)), feature_group_count=self.groups,
                     use_bias=self.fold_bn, dtype=self.dtype, name="conv")(x)
         if not self.fold_bn:
-            x = nn.BatchNorm(use_running_average=True, momentum=BN_MOMENTUM,
-                             epsilon=BN_EPSILON, dtype=self.dtype, name="bn")(x)
+            x = nn.BatchNorm(use_running_average=True, epsilon=BN_EPSILON, dtype=self.dtype,
+                             name="bn")(x)
         return nn.silu(x)
 
 
