@@ -15,12 +15,12 @@ from gnnpose_jax.errors import ConversionError
 
 
 def _parse_hw(text: str) -> tuple[int, int]:
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        msg = f"expected HEIGHTxWIDTH like 384x288, got {text!r}"
-        raise argparse.ArgumentTypeError(msg) from None
-    return h, w
+    """`384x288` → (384, 288); anything but two positive integers is a ConversionError."""
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise ConversionError(f"--input-size: expected HEIGHTxWIDTH of positive integers like "
+                              f"384x288, got {text!r}")
+    return int(parts[0]), int(parts[1])
 
 
 def main() -> None:
@@ -28,24 +28,31 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("src", type=Path)
     parser.add_argument("dst", type=Path)
-    parser.add_argument("--input-size", type=_parse_hw, default=None,
+    parser.add_argument("--input-size", default=None,
                         help="input HEIGHTxWIDTH to record in hrnet.json (default: read from "
                              "a name like pose_hrnet_w32_384x288.pth), or the square input "
                              "SxS in yolox.json (default: the official variant's, 416 or 640)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing .safetensors DST when exporting (a converted "
+                             "directory is never replaced)")
     args = parser.parse_args()
+    input_hw = None if args.input_size is None else _parse_hw(args.input_size)
     if args.src.is_dir():
-        _export(args.src, args.dst)
+        _export(args.src, args.dst, args.overwrite)
     else:
-        _convert(args.src, args.dst, args.input_size)
+        _convert(args.src, args.dst, input_hw)
 
 
-def _export(src: Path, dst: Path) -> None:
+def _export(src: Path, dst: Path, overwrite: bool) -> None:
     """A converted HRNet or YOLOX directory → an official-layout `.safetensors`."""
     from gnnpose_jax.models import hrnet_convert, yolox, yolox_convert
 
     if dst.suffix != ".safetensors":
         raise ConversionError(f"{dst}: exporting a checkpoint directory needs a .safetensors "
                               "destination")
+    if dst.is_dir() or (dst.exists() and not overwrite):
+        raise ConversionError(f"{dst}: already exists; choose a new destination (or "
+                              "--overwrite to replace the file)")
     if yolox.is_yolox_dir(src):
         config = yolox_convert.export_safetensors(src, dst)
         print(f"wrote {dst} ({_describe_yolox(config)}, official PyTorch layout)")

@@ -121,6 +121,33 @@ def _swap_first_frames(data):
     data["images"][0], data["images"][1] = data["images"][1], data["images"][0]
 
 
+def _crafted(ctx, offset, size, stride, numel=8, legacy=False):
+    """tmp/crafted.pth: one tensor `w` with these fields over 8 float32 elements."""
+    from test_checkpoint_reader import _write_legacy, _write_zip
+
+    data = np.arange(8, dtype=np.float32).tobytes()
+    tensors = {"w": ("0", "FloatStorage", numel, offset, size, stride)}
+    if legacy:
+        _write_legacy(ctx.tmp / "crafted.pth", tensors, {"0": (numel, data)})
+    else:
+        _write_zip(ctx.tmp / "crafted.pth", tensors, {"0": data})
+
+
+def _negative_running_var(ctx):
+    """tmp/bad.safetensors: the run's HRNet in the official layout, one BN variance < 0."""
+    from gnnpose_jax.models import hrnet_convert
+    from gnnpose_jax.models.torch_files import load_state_dict, save_safetensors
+
+    hrnet_convert.export_safetensors(ctx.workdir / "hrnet", ctx.tmp / "good.safetensors")
+    state = load_state_dict(ctx.tmp / "good.safetensors")
+    (ctx.tmp / "good.safetensors").unlink()
+    key = next(k for k in sorted(state) if k.endswith("running_var"))
+    state[key] = state[key].copy()
+    state[key][0] = -1.0
+    save_safetensors(state, ctx.tmp / "bad.safetensors")
+
+
+CONVERT = ["-m", "convert_weights", "{tmp}/crafted.pth", "{tmp}/out"]
 TRACK = ["-m", "gnnpose_jax.track", "{frames}", "--workdir", "{workdir}", "--detections",
          "{dets}"]
 EVAL_TRACKER = ["evaluate.py", "--config", "configs/synthetic_gnn.py", "--workdir",
@@ -179,7 +206,27 @@ ERRORS = [
      ["batch_size 0", "positive"]),
     ("train_batch_size_negative", TRAIN_GNN + ["--config.batch_size=-4"], None,
      ["batch_size -4", "positive"]),
-    # converter rows: added by the checkpoint-safety work
+    # The converter: crafted checkpoints (see test_checkpoint_reader.py) and bad flags.
+    ("convert_negative_stride", CONVERT, lambda c: _crafted(c, 0, (4,), (-(1 << 40),)),
+     ["crafted.pth", "stride"]),
+    ("convert_negative_offset", CONVERT, lambda c: _crafted(c, -1000, (4,), (1,)),
+     ["crafted.pth", "storage offset"]),
+    ("convert_view_past_the_data", CONVERT, lambda c: _crafted(c, 6, (4,), (1,)),
+     ["crafted.pth", "reaches element"]),
+    ("convert_legacy_huge_storage", CONVERT, lambda c: _crafted(c, 0, (4,), (1,), numel=1 << 62,
+                                                               legacy=True),
+     ["crafted.pth", "element count"]),
+    ("convert_legacy_size_not_the_data", CONVERT,
+     lambda c: _crafted(c, 0, (4,), (1,), numel=9, legacy=True), ["crafted.pth", "truncated"]),
+    ("convert_negative_running_var", ["-m", "convert_weights", "{tmp}/bad.safetensors",
+                                      "{tmp}/out"], _negative_running_var,
+     ["running_var", "negative"]),
+    ("convert_input_size_not_positive", CONVERT + ["--input-size", "0x-5"], None,
+     ["--input-size", "0x-5"]),
+    ("convert_export_onto_an_existing_file",
+     ["-m", "convert_weights", "{workdir}/hrnet", "{tmp}/old.safetensors"],
+     lambda c: (c.tmp / "old.safetensors").write_bytes(b"keep me"),
+     ["old.safetensors", "already exists", "--overwrite"]),
 ]
 
 

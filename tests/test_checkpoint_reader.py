@@ -289,3 +289,16 @@ def test_the_issue_s_crafted_files_are_refused_with_one_line(tmp_path, case, mes
     with pytest.raises(ConversionError, match=message) as error:
         load_state_dict(path)
     assert "\n" not in str(error.value)
+
+
+def test_safetensors_round_trip_keeps_shapes_and_values(tmp_path):
+    """0-d tensors stay 0-d, and a transposed (non-contiguous) array is written by value."""
+    from gnnpose_jax.models.torch_files import save_safetensors
+
+    state = {"num_batches_tracked": np.array(7, np.int64),
+             "w": np.arange(6, dtype=np.float32).reshape(2, 3).T}
+    save_safetensors(state, tmp_path / "w.safetensors")
+    back = load_state_dict(tmp_path / "w.safetensors")
+    for key, value in state.items():
+        assert back[key].shape == value.shape and back[key].dtype == value.dtype
+        np.testing.assert_array_equal(back[key], value)

@@ -307,4 +307,5 @@ def save_safetensors(state: dict[str, np.ndarray], path: str | Path) -> None:
     """Writes `state` to `.safetensors` atomically (temp file, then rename)."""
     from safetensors.numpy import save
 
-    atomic.write_bytes(path, save({k: np.ascontiguousarray(v) for k, v in state.items()}))
+    # np.require keeps 0-d tensors 0-d (np.ascontiguousarray would make them 1-d).
+    atomic.write_bytes(path, save({k: np.require(v, requirements="C") for k, v in state.items()}))
