@@ -79,7 +79,8 @@ def main() -> None:
         raise DataError("nothing to write: pass --render OUT.mp4 and/or --output PRED.json")
     if args.render is not None:
         for suffix in (".mp4", ".png"):  # as `Renderer` names its files
-            check_writable(args.render.with_suffix("").with_suffix(suffix), "--render")
+            stem = args.render.with_suffix("")
+            check_writable(stem.with_name(stem.name + suffix), "--render")
     if args.output is not None:
         check_writable(args.output, "--output")
     stats = track_video(FrameSource(args.source), args.workdir, args.detections, args.render,
