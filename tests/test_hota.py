@@ -21,8 +21,15 @@ from gnnpose_jax.data import joints
 from gnnpose_jax.data import posetrack21 as pt21
 from gnnpose_jax.data.types import Frame, Person, Sequence
 from gnnpose_jax.errors import DataError
+from gnnpose_jax.evaluation import evaluate
 from gnnpose_jax.evaluation.hota import ALPHAS, COUNTS, FIELDS, format_hota_table, keypoint_hota
-from gnnpose_jax.evaluation.pt21 import KIT_JOINT_NAMES, KIT_SLOTS, keypoint_map, prepare
+from gnnpose_jax.evaluation.pt21 import (
+    KIT_JOINT_NAMES,
+    KIT_SLOTS,
+    keypoint_map,
+    labeled_view,
+    prepare,
+)
 
 DATA = Path(__file__).resolve().parent / "data" / "pt21"
 NAMES = (*KIT_JOINT_NAMES, "total")
@@ -496,3 +503,14 @@ def test_format_hota_table():
     assert table[0].split("|")[1].split() == ["Nose"] and table[0].endswith("Total")
     assert [row.split("|")[0].strip() for row in table[1:]] == list(FIELDS)
     assert table[1].split("|")[-1].strip() == "70.7"
+
+
+def test_poseval_mota_on_posetrack21_files_scores_the_labeled_frames():
+    # The varied case's GT has people (with joints) in its 12 unlabeled frames too; poseval's
+    # MOTA scores frames with GT people, so it needs the labeled view: 40 labeled frames.
+    gts = pt21.read_sequences(DATA / "varied" / "gt")
+    preds = pt21.read_sequences(DATA / "varied" / "pred")
+    assert evaluate(gts, preds)["info"]["labeled_frames"] == 52
+    result = evaluate(labeled_view(gts), preds)
+    assert result["info"]["labeled_frames"] == 40 and 0 < result["mota"]["total"] < 100
+    assert [f.people != [] for f in gts[0].frames].count(True) == 13  # the input is untouched

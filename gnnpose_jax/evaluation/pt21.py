@@ -11,6 +11,7 @@ are people of the frame for HOTA's empty-frame rule). `prepare` does this once f
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -58,6 +59,17 @@ def load(ground_truth: Inputs, predictions: Inputs) -> tuple[list[Sequence], lis
         raise DataError(f"{folder / (missing[0] + '.json')}: missing prediction file for "
                         f"ground-truth sequence {missing[0]}")
     return gts, [pt21.read_sequence(folder / f"{g.name}.json") for g in gts]
+
+
+def labeled_view(gts: list[Sequence]) -> list[Sequence]:
+    """Copies of GT sequences without people in the frames not marked `is_labeled`.
+
+    poseval's semantics (`evaluate`, for keypoint MOTA) score the frames whose GT has people;
+    PoseTrack21 GT also has (box-only) people in unlabeled frames. In this view the two agree.
+    """
+    return [dataclasses.replace(seq, frames=[
+        f if f.is_labeled else dataclasses.replace(f, people=[]) for f in seq.frames])
+        for seq in gts]
 
 
 def _pairs(gts: list[Sequence], preds: list[Sequence]) -> list[tuple[Sequence, Sequence]]:
