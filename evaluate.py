@@ -9,10 +9,15 @@ Tracker mode (run the tracker on a split with a run's trained networks, then sco
 Metrics mode:
 
     python evaluate.py --ground-truth GT --predictions PRED --output OUT.json
-        [--per-sequence] [--positional-pairing] [--format 2017|2018 --converted-out DIR]
+        [--per-sequence] [--positional-pairing] [--format 2017|2018|2021 --converted-out DIR]
+        [--benchmark posetrack2017|posetrack2018|posetrack21] [--per-alpha]
+        [--hota-fix-empty-frames]
 
 GT and PRED are folders with one JSON per sequence (same file names; PoseTrack 2017 or 2018
-layout, detected per file) or combined files. Output paths are checked before any work starts;
+layout, detected per file) or combined files. PoseTrack21 GT is detected (or say
+`--benchmark posetrack21`): then the official kit's keypoint HOTA and mAP are printed and
+written, with poseval's MOTA on the labeled frames. `--format 2021` writes PoseTrack21 files
+(also tracker mode's --predictions-out). Output paths are checked before any work starts;
 OUT.json is written atomically; bad input ends with one line naming the file and exit status 2,
 and no OUT.json. See docs/evaluation.md.
 """
@@ -25,7 +30,15 @@ from pathlib import Path
 
 from gnnpose_jax.cli import check_writable, run_cli
 from gnnpose_jax.data.posetrack import FORMATS, write_json_atomic, write_sequences
+from gnnpose_jax.errors import ConfigError
 from gnnpose_jax.evaluation import evaluate, format_table, load_for_evaluation, to_json
+from gnnpose_jax.evaluation.pt21 import load as load_posetrack21
+from gnnpose_jax.evaluation.pt21_report import (
+    BENCHMARKS,
+    detect_benchmark,
+    evaluate_posetrack21,
+    format_posetrack21_table,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,8 +60,20 @@ def build_parser() -> argparse.ArgumentParser:
     metrics.add_argument("--no-official-quirks", action="store_true",
                          help="score every labeled frame plainly instead of reproducing the "
                               "official toolkit's quirks (see docs/evaluation.md)")
+    metrics.add_argument("--benchmark", choices=BENCHMARKS,
+                         help="what to compute (default: detected from the GT files); "
+                              "posetrack21 adds the official kit's keypoint HOTA and mAP")
+    metrics.add_argument("--per-alpha", action="store_true",
+                         help="posetrack21: also write HOTA and its parts at each of the 19 "
+                              "thresholds")
+    metrics.add_argument("--hota-fix-empty-frames", action="store_true",
+                         help="posetrack21: count a frame without predictions (or without GT) "
+                              "as its own misses (false positives), not the whole sequence's "
+                              "as the kit does (its issue #10; numbers then differ from "
+                              "published ones)")
     metrics.add_argument("--format", choices=FORMATS, default="2018",
-                         help="layout of the --converted-out copies (default 2018)")
+                         help="layout of the --converted-out copies and of tracker mode's "
+                              "--predictions-out (default 2018; 2021: PoseTrack21)")
     metrics.add_argument("--converted-out", type=Path, metavar="DIR",
                          help="also write the inputs, converted to --format, to "
                               "DIR/ground_truth and DIR/predictions")
@@ -125,18 +150,48 @@ def run_metrics(args: argparse.Namespace) -> int:
     """Metrics mode: read, (convert), score, write OUT.json, print the table."""
     check_outputs((("--output", args.output, False),
                    ("--converted-out", args.converted_out, True)))
+    benchmark = args.benchmark or detect_benchmark(args.ground_truth)
+    if benchmark == "posetrack21":
+        return run_posetrack21(args)
+    for flag in ("per_alpha", "hota_fix_empty_frames"):
+        if getattr(args, flag):
+            raise ConfigError(f"--{flag.replace('_', '-')} is for PoseTrack21 (HOTA), but the "
+                              f"benchmark is {benchmark}; pass --benchmark posetrack21 if the "
+                              "files are PoseTrack21's")
     gt_seqs, pred_seqs = load_for_evaluation(args.ground_truth, args.predictions,
                                              positional_pairing=args.positional_pairing)
-    if args.converted_out is not None:
-        write_sequences(gt_seqs, args.converted_out / "ground_truth", args.format,
-                        check_official=False)
-        write_sequences(pred_seqs, args.converted_out / "predictions", args.format,
-                        check_official=False)
+    convert(args, gt_seqs, pred_seqs)
     result = evaluate(gt_seqs, pred_seqs, per_sequence=args.per_sequence,
                       official_quirks=not args.no_official_quirks)
     write_json_atomic(to_json(result), args.output)
     print(format_table(result))
     return 0
+
+
+def run_posetrack21(args: argparse.Namespace) -> int:
+    """Metrics mode on PoseTrack21 files: keypoint HOTA and mAP as the kit, poseval's MOTA."""
+    if args.positional_pairing:
+        raise ConfigError("--positional-pairing is for PoseTrack 2017/2018: PoseTrack21 frames "
+                          "pair by position and labeled frames must have equal image ids, as "
+                          "the official kit asserts")
+    gt_seqs, pred_seqs = load_posetrack21(args.ground_truth, args.predictions)
+    convert(args, gt_seqs, pred_seqs)
+    result = evaluate_posetrack21(gt_seqs, pred_seqs,
+                                  fix_empty_frames=args.hota_fix_empty_frames,
+                                  per_alpha=args.per_alpha, per_sequence=args.per_sequence,
+                                  official_quirks=not args.no_official_quirks)
+    write_json_atomic(to_json(result), args.output)
+    print(format_posetrack21_table(result))
+    return 0
+
+
+def convert(args: argparse.Namespace, gt_seqs: list, pred_seqs: list) -> None:
+    """Writes the inputs in --format to --converted-out, if asked."""
+    if args.converted_out is not None:
+        write_sequences(gt_seqs, args.converted_out / "ground_truth", args.format,
+                        check_official=False)
+        write_sequences(pred_seqs, args.converted_out / "predictions", args.format,
+                        check_official=False)
 
 
 def check_outputs(outputs) -> None:

@@ -6,7 +6,8 @@ is the frame index (0-based) or whose entries name the frame files; boxes that c
 cropped (non-finite, empty, absurdly large) are dropped with a count in the log. The render
 draws each track in a stable colour with its id; people the GNN recovered (no detection in
 that frame) are drawn dashed, their id marked with `*`. Output paths are checked before any
-work starts, and outputs appear only when complete.
+work starts, and outputs appear only when complete. `--format 2021` writes the predictions as
+a PoseTrack21 file.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from gnnpose_jax.tracking.video import FrameSource, Renderer
 
 
 def track_video(source: FrameSource, workdir: Path, detections: Path, render_to: Path | None,
-                output: Path | None, use_gnn: bool) -> dict[str, float]:
+                output: Path | None, use_gnn: bool, fmt: str = "2018") -> dict[str, float]:
     """Tracks every frame of `source`; writes the render and the PoseTrack JSON if asked."""
     config = tracker_config_for(workdir)
     sequence = source.as_sequence()
@@ -52,7 +53,7 @@ def track_video(source: FrameSource, workdir: Path, detections: Path, render_to:
                                                np.asarray(config.output_thresholds), renderer)
     warn_dropped_boxes(tracker.dropped_boxes)
     if output is not None:
-        posetrack.write_sequence(predictions, output, check_official=False)
+        posetrack.write_sequence(predictions, output, fmt, check_official=False)
     return {"frames": stats["frames"], "fps": stats["frames"] / max(stats["seconds"], 1e-9),
             **{f"seconds_{k}": v for k, v in tracker.timings.items()}}
 
@@ -71,7 +72,9 @@ def main() -> None:
                         help="write the tracked video to OUT.mp4 and the frame with the most "
                              "GNN-recovered people to OUT.png (another suffix is replaced)")
     parser.add_argument("--output", type=Path, metavar="PRED.json",
-                        help="write PoseTrack 2018 predictions here")
+                        help="write PoseTrack predictions here (--format)")
+    parser.add_argument("--format", choices=("2018", "2021"), default="2018",
+                        help="--output's layout: PoseTrack 2018 (default) or 2021 (PoseTrack21)")
     parser.add_argument("--no-gnn", action="store_true", help="the baseline tracker")
     args = parser.parse_args()
     logging.basicConfig(format="warning: %(message)s", level=logging.WARNING)
@@ -84,7 +87,7 @@ def main() -> None:
     if args.output is not None:
         check_writable(args.output, "--output")
     stats = track_video(FrameSource(args.source), args.workdir, args.detections, args.render,
-                        args.output, not args.no_gnn)
+                        args.output, not args.no_gnn, args.format)
     shares = ", ".join(f"{k[8:]} {v:.1f} s" for k, v in stats.items() if k.startswith("seconds_"))
     print(f"{stats['frames']} frames at {stats['fps']:.1f} frames/s ({shares})")
 

@@ -42,7 +42,7 @@ from gnnpose_jax.data import joints
 from gnnpose_jax.data.types import Frame, Person, Sequence
 from gnnpose_jax.errors import DataError
 
-FORMATS = ("2017", "2018")
+FORMATS = ("2017", "2018", "2021")
 
 #: Track ids are integers in [0, MAX_TRACK_ID) (poseval offsets them per sequence by this).
 MAX_TRACK_ID = 10000
@@ -918,9 +918,9 @@ def sequence_to_json(seq: Sequence, fmt: str = "2018", check_official: bool = Tr
 
     Args:
       seq: the sequence.
-      fmt: "2018" or "2017".
+      fmt: "2018", "2017" or "2021" (PoseTrack21, `posetrack21.sequence_to_json`).
       check_official: refuse frame names the official toolkit cannot parse (2018 only: the
-        2017 evaluation never parses names).
+        2017 evaluation never parses names, and PoseTrack21's kit pairs frames by position).
 
     Returns:
       A JSON-serialisable dict.
@@ -931,6 +931,10 @@ def sequence_to_json(seq: Sequence, fmt: str = "2018", check_official: bool = Tr
     """
     if fmt not in FORMATS:
         raise DataError(f"format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+    if fmt == "2021":
+        from gnnpose_jax.data import posetrack21  # built on this module's helpers
+
+        return posetrack21.sequence_to_json(seq)
     _check_sequence(seq, check_official and fmt == "2018")
     return _to_2018(seq) if fmt == "2018" else _to_2017(seq)
 
@@ -963,7 +967,7 @@ def write_sequence(seq: Sequence, path: str | os.PathLike, fmt: str = "2018",
     Args:
       seq: the sequence.
       path: the `.json` file (poseval pairs files by name: use `<seq.name>.json`).
-      fmt: "2018" or "2017".
+      fmt: "2018", "2017" or "2021" (PoseTrack21).
       check_official: see `sequence_to_json`.
 
     Raises:
@@ -979,7 +983,7 @@ def write_sequences(seqs: Iterable[Sequence], out_dir: str | os.PathLike, fmt: s
     Args:
       seqs: the sequences (names must be unique).
       out_dir: the folder (created if needed).
-      fmt: "2018" or "2017".
+      fmt: "2018", "2017" or "2021" (PoseTrack21).
       check_official: see `sequence_to_json`.
 
     Returns:

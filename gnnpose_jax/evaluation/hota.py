@@ -44,6 +44,8 @@ EPS = np.finfo(float).eps
 FIELDS = ("HOTA", "DetA", "AssA", "FragA", "DetRe", "DetPr", "AssRe", "AssPr", "LocA", "RHOTA",
           "FA-HOTA", "FA-RHOTA")
 COUNTS = ("TP", "FN", "FP")
+#: The rows `evaluate.py` prints (issue 13); OUT.json holds every field.
+SUMMARY_FIELDS = ("HOTA", "DetA", "AssA", "LocA", "DetRe", "DetPr", "AssRe", "AssPr", "FA-HOTA")
 #: LocA's floor on numerator and denominator (1 where there is no TP).
 _LOCA_FLOOR = 1e-10
 _ID_SHIFT = 32
@@ -299,11 +301,11 @@ def keypoint_hota(ground_truth: Inputs | Prepared, predictions: Inputs | None = 
     return result
 
 
-def format_hota_table(result: dict) -> str:
-    """The kit's summary table of a `keypoint_hota` result: one row per field, 15 joints and
-    the total, in percent."""
+def format_hota_table(result: dict, fields: tuple[str, ...] = FIELDS) -> str:
+    """The kit's summary table of a `keypoint_hota` result: one row per field (default all),
+    15 joints and the total, in percent."""
     names = (*KIT_JOINT_NAMES, "total")
     lines = [f"{'Metric':<8} | " + " | ".join(f"{h:>5}" for h in (*KIT_LABELS, "Total"))]
-    for field in FIELDS:
+    for field in fields:
         lines.append(f"{field:<8} | " + " | ".join(f"{result[field][n]:5.1f}" for n in names))
     return "\n".join(lines)

@@ -46,7 +46,9 @@ def load(ground_truth: Inputs, predictions: Inputs) -> tuple[list[Sequence], lis
     A prediction folder must hold `<name>.json` for every GT file; other files are not read.
 
     Raises:
-      DataError: a missing folder or prediction file, or any malformed file.
+      DataError: one line naming the file: a missing folder or prediction file, a malformed
+        file, or a prediction file whose frames do not pair with the GT's (another count, or
+        other image ids in labeled frames).
     """
     gts = ground_truth if isinstance(ground_truth, list) else pt21.read_sequences(ground_truth)
     if isinstance(predictions, list):
@@ -58,7 +60,24 @@ def load(ground_truth: Inputs, predictions: Inputs) -> tuple[list[Sequence], lis
     if missing:
         raise DataError(f"{folder / (missing[0] + '.json')}: missing prediction file for "
                         f"ground-truth sequence {missing[0]}")
-    return gts, [pt21.read_sequence(folder / f"{g.name}.json") for g in gts]
+    preds = []
+    for gt in gts:
+        path = folder / f"{gt.name}.json"
+        preds.append(pt21.read_sequence(path))
+        _check_frames(gt, preds[-1], str(path))
+    return gts, preds
+
+
+def _check_frames(gt: Sequence, pred: Sequence, src: str) -> None:
+    """DataError naming `src` unless the prediction has the GT's frame count and, in labeled
+    frames, its image ids (the kit pairs frames by position and asserts equal ids)."""
+    if len(pred.frames) != len(gt.frames):
+        raise DataError(f"{src}: {len(pred.frames)} frames, but the ground truth has "
+                        f"{len(gt.frames)}; frames pair by position")
+    for i, (g, p) in enumerate(zip(gt.frames, pred.frames, strict=True)):
+        if g.is_labeled and None not in (g.image_id, p.image_id) and g.image_id != p.image_id:
+            raise DataError(f"{src}: frame {i}: field 'image_id': expected {g.image_id} as in "
+                            f"the ground truth (frames pair by position), got {p.image_id}")
 
 
 def labeled_view(gts: list[Sequence]) -> list[Sequence]:
@@ -82,14 +101,7 @@ def _pairs(gts: list[Sequence], preds: list[Sequence]) -> list[tuple[Sequence, S
         pred = by_name.get(gt.name)
         if pred is None:
             raise DataError(f"predictions: no sequence named {gt.name} (ground truth has one)")
-        if len(pred.frames) != len(gt.frames):
-            raise DataError(f"predictions for {gt.name}: {len(pred.frames)} frames, but the "
-                            f"ground truth has {len(gt.frames)}; frames pair by position")
-        for i, (g, p) in enumerate(zip(gt.frames, pred.frames, strict=True)):
-            if g.is_labeled and None not in (g.image_id, p.image_id) and g.image_id != p.image_id:
-                raise DataError(f"predictions for {gt.name}: frame {i}: field 'image_id': "
-                                f"expected {g.image_id} as in the ground truth (frames pair by "
-                                f"position), got {p.image_id}")
+        _check_frames(gt, pred, f"predictions for {gt.name}")
         pairs.append((gt, pred))
     return pairs
 
