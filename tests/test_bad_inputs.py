@@ -121,6 +121,17 @@ def _swap_first_frames(data):
     data["images"][0], data["images"][1] = data["images"][1], data["images"][0]
 
 
+def _pt21_files(ctx, edit):
+    """`_metrics_files` as PoseTrack21: predictions in its layout, GT people with a
+    `person_id` (so that the benchmark is detected)."""
+    _metrics_files(ctx, edit, fmt="2021")
+    for path in (ctx.tmp / "gt").glob("*.json"):
+        data = json.loads(path.read_text())
+        for ann in data["annotations"]:
+            ann["person_id"] = ann["track_id"]
+        path.write_text(json.dumps(data))
+
+
 def _crafted(ctx, offset, size, stride, numel=8, legacy=False):
     """tmp/crafted.pth: one tensor `w` with these fields over 8 float32 elements."""
     from test_checkpoint_reader import _write_legacy, _write_zip
@@ -227,6 +238,12 @@ ERRORS = [
      ["-m", "convert_weights", "{workdir}/hrnet", "{tmp}/old.safetensors"],
      lambda c: (c.tmp / "old.safetensors").write_bytes(b"keep me"),
      ["old.safetensors", "already exists", "--overwrite"]),
+    ("evaluate_pt21_prediction_negative_track_id", EVAL_METRICS,
+     lambda c: _pt21_files(c, lambda d: d["annotations"][0].__setitem__("track_id", -1)),
+     ["pred/000001_mpii_test.json", "frame 0", "'track_id'", "got -1"]),
+    ("evaluate_pt21_prediction_other_image_ids", EVAL_METRICS,
+     lambda c: _pt21_files(c, _shift_image_ids),
+     ["pred/000001_mpii_test.json", "frame 0: field 'image_id'", "got 10000010007"]),
 ]
 
 
