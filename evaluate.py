@@ -3,7 +3,8 @@
 Tracker mode (run the tracker on a split with a run's trained networks, then score it):
 
     python evaluate.py --config configs/NAME.py --workdir DIR [--split val] [--no-gnn]
-        [--compare-baseline] [--data DIR] [--boxes detections|gt] [--detections FILE]
+        [--compare-baseline] [--data DIR] [--boxes detections|gt|detector] [--detections FILE]
+        [--detector CKPT]
         [--predictions-out PRED] [--output OUT.json] [--render DIR]
 
 Metrics mode:
@@ -84,10 +85,15 @@ def build_parser() -> argparse.ArgumentParser:
     tracker.add_argument("--split", default="val")
     tracker.add_argument("--data", type=Path, metavar="DIR",
                          help="a PoseTrack-layout folder to track instead of the config's data")
-    tracker.add_argument("--boxes", choices=("detections", "gt"), default="detections",
-                         help="person boxes from a detections file, or GT boxes (oracle)")
+    tracker.add_argument("--boxes", choices=("detections", "gt", "detector"),
+                         default="detections",
+                         help="person boxes from a detections file, GT boxes (oracle), or "
+                              "found by the YOLOX --detector")
     tracker.add_argument("--detections", type=Path, metavar="FILE",
                          help="COCO detections (default DATA/detections/SPLIT.json)")
+    tracker.add_argument("--detector", type=Path, metavar="CKPT",
+                         help="YOLOX weights for --boxes detector: a converted folder or the "
+                              "official .pth (e.g. yolox_s.pth)")
     tracker.add_argument("--no-gnn", action="store_true", help="the baseline tracker")
     tracker.add_argument("--compare-baseline", action="store_true",
                          help="run with and without the GNN and print both with the difference")
@@ -114,13 +120,16 @@ def run_tracker(args: argparse.Namespace) -> int:
     )
     from gnnpose_jax.training.config import load_config_file
 
+    if (args.boxes == "detector") != (args.detector is not None):
+        raise ConfigError("--boxes detector and --detector CKPT go together")
     check_outputs((("--output", args.output, False),
                    ("--predictions-out", args.predictions_out, True),
                    ("--render", args.render, True)))
     config = load_config_file(args.config)
     root = dataset_folder(config.data, args.workdir, args.data)
     sequences = read_split(root, args.split)
-    boxes_for = box_source(root, args.split, sequences, args.boxes, args.detections)
+    boxes_for = box_source(root, args.split, sequences, args.boxes, args.detections,
+                           args.detector)
     tracker_settings = tracker_config(config.tracker.to_dict() if "tracker" in config else None)
     variants = ([("baseline", False), ("gnn", True)] if args.compare_baseline
                 else [("baseline" if args.no_gnn else "gnn", not args.no_gnn)])

@@ -158,6 +158,64 @@ def _negative_running_var(ctx):
     save_safetensors(state, ctx.tmp / "bad.safetensors")
 
 
+def _checkpoints(ctx):
+    """tmp/yolox.pth and tmp/hrnet.pth: tiny random official-layout YOLOX and pose HRNet."""
+    from test_detect_cli import write_hrnet_pth, write_yolox_pth
+
+    write_yolox_pth(ctx.tmp / "yolox.pth")
+    write_hrnet_pth(ctx.tmp / "hrnet.pth")
+
+
+def _converted_yolox(ctx):
+    """tmp/yolox.pth, tmp/hrnet.pth and tmp/yolox: the detector converted to a folder."""
+    from gnnpose_jax.models.yolox_convert import convert_checkpoint
+
+    _checkpoints(ctx)
+    convert_checkpoint(ctx.tmp / "yolox.pth", ctx.tmp / "yolox")
+
+
+def _resnet_pth(ctx):
+    """tmp/resnet.pth: a SimpleBaseline-style pose network (ResNet + deconvolutions)."""
+    from test_detect_cli import write_pth
+
+    _checkpoints(ctx)
+    rng = np.random.default_rng(0)
+    shapes = {"conv1.weight": (8, 3, 7, 7), "layer1.0.conv1.weight": (8, 8, 1, 1),
+              "deconv_layers.0.weight": (32, 16, 4, 4), "final_layer.weight": (17, 16, 1, 1)}
+    write_pth({k: rng.normal(size=v).astype(np.float32) for k, v in shapes.items()},
+              ctx.tmp / "resnet.pth", wrap=False)
+
+
+def _yolox_of_mixed_widths(ctx):
+    """tmp/mixed.pth: a tiny YOLOX whose first head stem is of a twice wider variant."""
+    from test_detect_cli import write_pth
+
+    from gnnpose_jax.models.torch_files import load_state_dict
+
+    _checkpoints(ctx)
+    state = load_state_dict(ctx.tmp / "yolox.pth")
+    key = "head.stems.0.conv.weight"
+    state[key] = np.zeros((2 * state[key].shape[0], *state[key].shape[1:]), np.float32)
+    write_pth(state, ctx.tmp / "mixed.pth", wrap=True)
+
+
+def _hrnet_folder_of_another_width(ctx):
+    """tmp/hrnet_dir: the run's HRNet export, its hrnet.json claiming twice the width."""
+    _checkpoints(ctx)
+    shutil.copytree(ctx.workdir / "hrnet", ctx.tmp / "hrnet_dir")
+    meta = json.loads((ctx.tmp / "hrnet_dir/hrnet.json").read_text())
+    meta["config"]["width"] *= 2
+    (ctx.tmp / "hrnet_dir/hrnet.json").write_text(json.dumps(meta))
+
+
+def _mpii_hrnet(ctx):
+    """tmp/mpii.pth: a pose HRNet with MPII's 16 joints."""
+    from test_detect_cli import TINY, write_hrnet_pth
+
+    _checkpoints(ctx)
+    write_hrnet_pth(ctx.tmp / "mpii.pth", dataclasses.replace(TINY, num_joints=16))
+
+
 CONVERT = ["-m", "convert_weights", "{tmp}/crafted.pth", "{tmp}/out"]
 TRACK = ["-m", "gnnpose_jax.track", "{frames}", "--workdir", "{workdir}", "--detections",
          "{dets}"]
@@ -166,6 +224,9 @@ EVAL_TRACKER = ["evaluate.py", "--config", "configs/synthetic_gnn.py", "--workdi
 EVAL_METRICS = ["evaluate.py", "--ground-truth", "{tmp}/gt", "--predictions", "{tmp}/pred",
                 "--output", "{tmp}/metrics.json"]
 TRAIN_GNN = ["train.py", "--config", "configs/synthetic_gnn.py", "--workdir", "{tmp}/run"]
+TRACK_PTH = ["-m", "gnnpose_jax.track", "{frames}", "--output", "{tmp}/o.json", "--render",
+             "{tmp}/r.mp4"]
+DETECT = ["-m", "gnnpose_jax.detect", "{frames}", "--output", "{tmp}/d.json"]
 
 # (name, command argv, setup, substrings of the error line)
 ERRORS = [
@@ -238,6 +299,55 @@ ERRORS = [
      ["-m", "convert_weights", "{workdir}/hrnet", "{tmp}/old.safetensors"],
      lambda c: (c.tmp / "old.safetensors").write_bytes(b"keep me"),
      ["old.safetensors", "already exists", "--overwrite"]),
+    # Tracking from weights alone (issue 11): checkpoints of the wrong kind, swapped or
+    # inconsistent, and flag combinations that cannot run.
+    ("track_hrnet_given_the_detector",
+     TRACK_PTH + ["--detector", "{tmp}/yolox.pth", "--hrnet", "{tmp}/yolox.pth"], _checkpoints,
+     ["yolox.pth", "YOLOX person detector checkpoint, not a pose HRNet", "swapped"]),
+    ("track_detector_given_the_hrnet",
+     TRACK_PTH + ["--detector", "{tmp}/hrnet.pth", "--hrnet", "{tmp}/hrnet.pth"], _checkpoints,
+     ["hrnet.pth", "pose HRNet checkpoint, not a YOLOX person detector", "swapped"]),
+    ("track_hrnet_given_a_converted_detector",
+     TRACK_PTH + ["--detector", "{tmp}/yolox", "--hrnet", "{tmp}/yolox"], _converted_yolox,
+     ["yolox: a converted YOLOX person detector, not a pose HRNet"]),
+    ("track_detector_given_a_converted_hrnet",
+     TRACK_PTH + ["--detector", "{workdir}/hrnet", "--hrnet", "{tmp}/hrnet.pth"], _checkpoints,
+     ["hrnet", "converted pose HRNet, not a YOLOX person detector"]),
+    ("track_hrnet_given_a_run_folder",
+     TRACK_PTH + ["--detections", "{dets}", "--hrnet", "{workdir}"], None,
+     ["a training run folder, not an HRNet checkpoint"]),
+    ("track_hrnet_of_another_architecture",
+     TRACK_PTH + ["--detector", "{tmp}/yolox.pth", "--hrnet", "{tmp}/resnet.pth"], _resnet_pth,
+     ["resnet.pth", "not a pose HRNet checkpoint", "transition1.0.0.weight"]),
+    ("track_detector_of_mixed_widths",
+     TRACK_PTH + ["--detector", "{tmp}/mixed.pth", "--hrnet", "{tmp}/hrnet.pth"],
+     _yolox_of_mixed_widths, ["mixed.pth", "shape mismatch", "head.stems.0.conv.weight",
+                              "width 0.125"]),
+    ("track_hrnet_folder_of_another_width",
+     TRACK_PTH + ["--detections", "{dets}", "--hrnet", "{tmp}/hrnet_dir"],
+     _hrnet_folder_of_another_width, ["hrnet_dir", "do not match its description"]),
+    ("track_hrnet_with_16_joints",
+     TRACK_PTH + ["--detector", "{tmp}/yolox.pth", "--hrnet", "{tmp}/mpii.pth"], _mpii_hrnet,
+     ["mpii.pth", "16 joints", "needs 17"]),
+    ("track_without_a_pose_network", TRACK_PTH + ["--detections", "{dets}"], None,
+     ["no pose network", "--hrnet"]),
+    ("track_conf_without_a_detector",
+     TRACK_PTH + ["--detections", "{dets}", "--hrnet", "{tmp}/hrnet.pth", "--conf", "0.3"],
+     _checkpoints, ["--conf", "no --detector"]),
+    ("detect_given_the_hrnet", DETECT + ["--detector", "{tmp}/hrnet.pth"], _checkpoints,
+     ["hrnet.pth", "not a YOLOX person detector"]),
+    ("detect_output_under_a_file",
+     ["-m", "gnnpose_jax.detect", "{frames}", "--detector", "{tmp}/yolox.pth", "--output",
+      "{tmp}/afile/d.json"], lambda c: (_checkpoints(c), _file(c)), ["--output", "afile"]),
+    ("detect_conf_out_of_range", DETECT + ["--detector", "{tmp}/yolox.pth", "--conf", "1.5"],
+     _checkpoints, ["--conf 1.5", "[0, 1]"]),
+    ("evaluate_boxes_detector_without_a_detector",
+     EVAL_TRACKER + ["--boxes", "detector", "--output", "{tmp}/m.json"], None,
+     ["--boxes detector", "--detector CKPT"]),
+    ("evaluate_detector_given_the_hrnet",
+     EVAL_TRACKER + ["--boxes", "detector", "--detector", "{tmp}/hrnet.pth", "--output",
+                     "{tmp}/m.json"], _checkpoints,
+     ["hrnet.pth", "not a YOLOX person detector"]),
     ("evaluate_pt21_prediction_negative_track_id", EVAL_METRICS,
      lambda c: _pt21_files(c, lambda d: d["annotations"][0].__setitem__("track_id", -1)),
      ["pred/000001_mpii_test.json", "frame 0", "'track_id'", "got -1"]),
@@ -346,4 +456,5 @@ def test_track_help_is_accurate():
     assert result.returncode == 0
     usage = result.stdout.split("\n\n")[0]
     assert "--detections DETS.json" in usage and "[--detections" not in usage
+    assert "(--detector CKPT | --detections DETS.json)" in " ".join(usage.split())
     assert "OUT.png" in result.stdout

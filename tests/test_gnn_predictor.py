@@ -37,8 +37,8 @@ def test_gnn_predictor_tracks_a_synthetic_video_and_compiles_per_bucket():
     tracker = OnlineTracker(estimator, config, predictor)
     drop = {3, 4}  # the detector goes blind for two frames: predictions must carry the tracks
 
-    def boxes(frame):
-        return np.zeros((0, 5)) if frame.frame_index in drop else gt_boxes(frame)
+    def boxes(frame, image):
+        return np.zeros((0, 5)) if frame.frame_index in drop else gt_boxes(frame, image)
 
     predictions, raw, _ = track_sequence(tracker, sequence, images, boxes, 0.0)
     assert len(predictions.frames) == len(sequence.frames)

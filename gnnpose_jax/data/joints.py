@@ -88,3 +88,46 @@ POSETRACK17_TO_SLOT = np.array([JOINT_NAMES.index(n) for n in POSETRACK17_NAMES]
 #: The 15 evaluated joints, in PoseTrack 2017 order (METRICS.md's `per_joint` keys).
 EVAL_JOINT_NAMES = POSETRACK17_NAMES
 EVAL_SLOTS = POSETRACK17_TO_SLOT
+
+#: The joint layouts a 17-joint pose network can have: COCO's (eyes in slots 1, 2) or ours.
+JOINT_LAYOUTS = ("coco", "posetrack")
+COCO_EYES, COCO_EARS, SHOULDERS = (1, 2), (3, 4), (5, 6)
+HEAD_BOTTOM, HEAD_TOP = 1, 2
+#: `heatmaps[..., COCO_FLIP_PERMUTATION]` swaps left and right in COCO's layout (eyes too).
+COCO_FLIP_PERMUTATION = FLIP_PERMUTATION[[0, 2, 1, *range(3, NUM_JOINTS)]]
+#: Where head_bottom and head_top lie on the line from the shoulder midpoint m to the head
+#: centre c (the eyes and ears): m + t (c − m). With H the head height (head_bottom to
+#: head_top), PoseTrack's head_bottom lies about H/4 above m (the shipped samples' annotations:
+#: 0.27 H), and the eyes and ears are taken to lie H/2 above head_bottom, so c = m + 3H/4.
+HEAD_BOTTOM_T, HEAD_TOP_T = 1 / 3, 5 / 3
+
+
+def coco_to_posetrack(keypoints: np.ndarray, scores: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Maps poses of a COCO-trained network into the PoseTrack slots.
+
+    COCO's eyes (slots 1, 2) become head_bottom and head_top, placed on the line from the
+    shoulder midpoint m to the head centre c, the score-weighted mean of the eyes and ears:
+    head_bottom = m + (c − m)/3, head_top = m + 5(c − m)/3. Both take the score
+    min(best eye or ear score, lower shoulder score). Every other slot is kept (COCO's ears
+    stay in the ear slots, which PoseTrack never annotates).
+
+    Args:
+      keypoints: (N, 17, 2) in COCO order.
+      scores: (N, 17).
+
+    Returns:
+      (keypoints, scores) in the PoseTrack slots, new arrays.
+    """
+    keypoints, scores = np.array(keypoints, np.float64), np.array(scores, np.float64)
+    head = list(COCO_EYES + COCO_EARS)
+    weights = np.clip(scores[:, head], 0.0, None)
+    total = weights.sum(1, keepdims=True)
+    weights = np.where(total > 0, weights / np.where(total > 0, total, 1.0), 1 / len(head))
+    centre = (weights[..., None] * keypoints[:, head]).sum(1)
+    shoulders = keypoints[:, list(SHOULDERS)].mean(1)
+    score = np.minimum(scores[:, head].max(1), scores[:, list(SHOULDERS)].min(1))
+    for slot, t in ((HEAD_BOTTOM, HEAD_BOTTOM_T), (HEAD_TOP, HEAD_TOP_T)):
+        keypoints[:, slot] = shoulders + t * (centre - shoulders)
+        scores[:, slot] = score
+    return keypoints, scores

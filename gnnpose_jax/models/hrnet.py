@@ -25,6 +25,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gnnpose_jax.data.joints import JOINT_LAYOUTS
+
 BN_EPSILON = 1e-5
 BN_MOMENTUM = 0.9  # Flax convention: PyTorch's momentum 0.1.
 BOTTLENECK_EXPANSION = 4
@@ -300,9 +302,10 @@ ORBAX_DIR = "variables"
 
 
 def save_hrnet(directory: str | Path, config: HRNetConfig, variables: dict[str, Any],
-               input_hw: tuple[int, int] | None = None) -> None:
+               input_hw: tuple[int, int] | None = None, joints: str | None = None) -> None:
     """Writes `variables` as an Orbax checkpoint plus `hrnet.json` into a new `directory`.
 
+    `input_hw` and `joints` (the joint layout, "coco" or "posetrack") are recorded when known.
     The directory is assembled beside its destination and renamed into place, so a failure
     never leaves a half-written checkpoint.
     """
@@ -319,6 +322,8 @@ def save_hrnet(directory: str | Path, config: HRNetConfig, variables: dict[str, 
         meta = {"format": "gnnpose_jax.hrnet/1", "config": config.to_json()}
         if input_hw is not None:
             meta["input_hw"] = list(input_hw)
+        if joints is not None:
+            meta["joints"] = joints
         (tmp / HRNET_JSON).write_text(json.dumps(meta, indent=2) + "\n")
 
 
@@ -335,6 +340,8 @@ def read_hrnet_json(directory: str | Path) -> dict[str, Any]:
     try:
         meta = json.loads(meta_path.read_text())
         meta["config"] = HRNetConfig.from_json(meta["config"])
+        if meta.get("joints", "coco") not in JOINT_LAYOUTS:
+            raise ValueError(f"joints {meta['joints']!r}, expected one of {JOINT_LAYOUTS}")
     except (ValueError, KeyError, TypeError) as e:
         raise CheckpointError(f"{meta_path}: malformed ({e})") from None
     return meta
@@ -350,14 +357,17 @@ def load_hrnet(directory: str | Path, fold_bn: bool = False, dtype: Any = jnp.fl
 
     Returns:
       (module, variables): `module.apply(variables, images, train=False)` gives `HRNetOutput`.
+
+    Raises:
+      CheckpointError: not an HRNet checkpoint, or a damaged one, or weights of another shape
+        than `hrnet.json` describes.
     """
-    import orbax.checkpoint as ocp
+    from gnnpose_jax.models.restore import restore_variables
 
     meta = read_hrnet_json(directory)
     config = meta["config"]
     _, abstract = init_hrnet_abstract(config)
-    with ocp.StandardCheckpointer() as ckptr:
-        variables = ckptr.restore(Path(directory).absolute() / ORBAX_DIR, abstract)
+    variables = restore_variables(directory, ORBAX_DIR, abstract, "HRNet")
     if fold_bn:
         return HRNet(config, fold_bn=True, dtype=dtype), fold_batchnorm(variables)
     return HRNet(config, dtype=dtype), variables

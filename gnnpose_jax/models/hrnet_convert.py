@@ -102,10 +102,16 @@ def flax_to_torch(variables: dict[str, Any]) -> dict[str, np.ndarray]:
     return variables_to_state_dict(variables)
 
 
-def _input_hw_from_name(name: str) -> tuple[int, int] | None:
+def input_hw_from_name(name: str) -> tuple[int, int] | None:
     """`pose_hrnet_w32_384x288.pth` → (384, 288): the model zoo names sizes height×width."""
     m = re.search(r"(\d{2,4})x(\d{2,4})", name)
     return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def joints_from_name(name: str) -> str:
+    """The joint layout a 17-joint checkpoint's file name suggests: "posetrack" if it names
+    PoseTrack (MMPose's `hrnet_w32_posetrack18_256x192.pth`), else "coco" (the model zoo's)."""
+    return "posetrack" if "posetrack" in name.lower() else "coco"
 
 
 def convert_checkpoint(src: str | Path, dst: str | Path,
@@ -124,15 +130,19 @@ def convert_state_dict(state: dict[str, np.ndarray], dst: str | Path, source: st
                        input_hw: tuple[int, int] | None = None) -> HRNetConfig:
     """Converts a read HRNet state dict into a new Orbax directory `dst` (whole or not at all).
 
-    `input_hw` defaults to the size in the `source` file name, if any.
+    `input_hw` defaults to the size in the `source` file name, if any; a 17-joint network's
+    joint layout is recorded as its file name suggests (`joints_from_name`).
     """
+    from gnnpose_jax.data.joints import NUM_JOINTS
     from gnnpose_jax.models.hrnet import save_hrnet
 
     dst = Path(dst)
     if dst.exists():
         raise ConversionError(f"{dst}: already exists; choose a new destination")
     config, variables = torch_to_flax(state, source=source)
-    save_hrnet(dst, config, variables, input_hw or _input_hw_from_name(Path(source).name))
+    name = Path(source).name
+    joints = joints_from_name(name) if config.num_joints == NUM_JOINTS else None
+    save_hrnet(dst, config, variables, input_hw or input_hw_from_name(name), joints)
     return config
 
 

@@ -11,7 +11,7 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
-from gnnpose_jax.data import transforms
+from gnnpose_jax.data import joints, transforms
 
 
 class Crops(NamedTuple):
@@ -69,11 +69,14 @@ class TopDownEstimator:
       batch_size: the most crops per jitted call; a frame's last chunk is padded to the next
         power of two (`padded_size`).
       flip_test: average with the mirrored crop's heatmaps (METHOD.md section 1 step 2).
+      joint_layout: the network's joints, "posetrack" (ours) or "coco" (COCO-trained: `estimate`
+        maps its poses into the PoseTrack slots by `joints.coco_to_posetrack`).
     """
 
     def __init__(self, module, variables, input_hw: tuple[int, int] = (384, 288),
-                 batch_size: int = 8, flip_test: bool = False):
+                 batch_size: int = 8, flip_test: bool = False, joint_layout: str = "posetrack"):
         self.input_hw, self.batch_size, self.flip_test = tuple(input_hw), batch_size, flip_test
+        self.joint_layout = joint_layout
         self.variables = jax.device_put(variables)
         self._forward = jax.jit(lambda v, x: module.apply(v, x, train=False))
 
@@ -94,12 +97,16 @@ class TopDownEstimator:
 
     def estimate(self, image: np.ndarray, boxes: np.ndarray,
                  with_features: bool = False) -> PoseEstimates:
-        """Poses for `boxes` ((N, 4) xywh) in `image` ((H, W, 3) uint8 RGB)."""
+        """Poses for `boxes` ((N, 4) xywh) in `image` ((H, W, 3) uint8 RGB), PoseTrack slots."""
         boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
         crops = make_crops(image, boxes, self.input_hw)
         heatmaps, features = self.run(crops.images)
         if self.flip_test and len(boxes):
             flipped, _ = self.run(crops.images[:, :, ::-1].copy())
-            heatmaps = transforms.average_with_flip(heatmaps, flipped)
+            heatmaps = transforms.average_with_flip(
+                heatmaps, flipped, joints.COCO_FLIP_PERMUTATION if self.joint_layout == "coco"
+                else joints.FLIP_PERMUTATION)
         keypoints, scores = transforms.decode_heatmaps(heatmaps, crops.inverse, self.input_hw)
+        if self.joint_layout == "coco":
+            keypoints, scores = joints.coco_to_posetrack(keypoints, scores)
         return PoseEstimates(keypoints, scores, features if with_features else None)

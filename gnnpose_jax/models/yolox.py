@@ -448,13 +448,16 @@ def load_yolox(directory: str | Path, fold_bn: bool = False, dtype: Any = jnp.fl
 
     Returns:
       (module, variables): `module.apply(variables, images)` gives the decoded (N, A, 5 + C).
+
+    Raises:
+      CheckpointError: not a YOLOX checkpoint, or a damaged one, or weights of another shape
+        than `yolox.json` describes.
     """
-    import orbax.checkpoint as ocp
+    from gnnpose_jax.models.restore import restore_variables
 
     config = read_yolox_json(directory)
     _, abstract = init_yolox_abstract(config)
-    with ocp.StandardCheckpointer() as ckptr:
-        variables = ckptr.restore(Path(directory).absolute() / ORBAX_DIR, abstract)
+    variables = restore_variables(directory, ORBAX_DIR, abstract, "YOLOX")
     if fold_bn:
         return YOLOX(config, fold_bn=True, dtype=dtype), fold_batchnorm(variables)
     return YOLOX(config, dtype=dtype), variables

@@ -15,7 +15,8 @@ from gnnpose_jax.data.types import Frame, Person, Sequence
 from gnnpose_jax.errors import DataError
 from gnnpose_jax.tracking.tracker import OnlineTracker, TrackedPose, output_keypoints
 
-BoxSource = Callable[[Frame], np.ndarray]
+#: Person boxes (N, 5) [x, y, w, h, score] for a frame, given its record and its RGB image.
+BoxSource = Callable[[Frame, np.ndarray], np.ndarray]
 
 
 def to_person(output: TrackedPose, thresholds) -> Person | None:
@@ -32,7 +33,7 @@ def to_person(output: TrackedPose, thresholds) -> Person | None:
                   extra={"recovered": bool(output.recovered)})
 
 
-def gt_boxes(frame: Frame) -> np.ndarray:
+def gt_boxes(frame: Frame, image: np.ndarray | None = None) -> np.ndarray:
     """Oracle boxes: each GT person's box (from its joints when the file has none)."""
     rows = []
     for person in frame.people:
@@ -45,12 +46,17 @@ def gt_boxes(frame: Frame) -> np.ndarray:
 
 def detection_boxes(detections: dict) -> BoxSource:
     """Boxes from a `read_detections` mapping, by image id, file name, or file base name."""
-    def boxes(frame: Frame) -> np.ndarray:
+    def boxes(frame: Frame, image: np.ndarray | None = None) -> np.ndarray:
         for key in (frame.image_id, frame.file_name, Path(frame.file_name).name):
             if key is not None and key in detections:
                 return detections[key]
         return np.zeros((0, 5))
     return boxes
+
+
+def detector_boxes(detector: Callable[[np.ndarray], np.ndarray]) -> BoxSource:
+    """Boxes found in each frame's image by `detector` (e.g. a `models.detect.PersonDetector`)."""
+    return lambda frame, image: detector(image)
 
 
 def warn_dropped_boxes(count: int) -> None:
@@ -82,17 +88,22 @@ def track_sequence(tracker: OnlineTracker, sequence: Sequence,
       tracker: a fresh tracker.
       sequence: the frames to track (their people are ignored; only names and ids are used).
       images: (H, W, 3) uint8 RGB images, one per frame, in order.
-      boxes_for: person boxes (N, 5) for a frame.
+      boxes_for: person boxes (N, 5) for a frame and its image.
       thresholds: per-joint output score thresholds.
       on_frame: called with each image and its outputs (e.g. a `video.Renderer`).
 
     Returns:
-      (predictions as a Sequence with the same frames, raw outputs per frame, timing).
+      (predictions as a Sequence with the same frames, raw outputs per frame, timing: frames,
+      seconds, and seconds_boxes spent in `boxes_for`).
     """
     frames_out, raw = [], []
     t0 = time.perf_counter()
+    box_seconds = 0.0
     for frame, image in zip(sequence.frames, images, strict=True):
-        outputs = tracker.step(frame.frame_index, image, boxes_for(frame))
+        t_boxes = time.perf_counter()
+        boxes = boxes_for(frame, image)
+        box_seconds += time.perf_counter() - t_boxes
+        outputs = tracker.step(frame.frame_index, image, boxes)
         if on_frame is not None:
             on_frame(image, outputs)
         raw.append(outputs)
@@ -102,7 +113,7 @@ def track_sequence(tracker: OnlineTracker, sequence: Sequence,
                                 image_id=frame.image_id, extra=dict(frame.extra)))
     elapsed = time.perf_counter() - t0
     return (Sequence(sequence.name, frames_out, dict(sequence.extra)), raw,
-            {"frames": len(frames_out), "seconds": elapsed})
+            {"frames": len(frames_out), "seconds": elapsed, "seconds_boxes": box_seconds})
 
 
 def read_frames(root: Path, sequence: Sequence) -> Iterator[np.ndarray]:

@@ -19,11 +19,12 @@ from tqdm import tqdm
 from gnnpose_jax.data import posetrack
 from gnnpose_jax.data.types import Sequence
 from gnnpose_jax.errors import CheckpointError, DataError
-from gnnpose_jax.models.hrnet import load_hrnet
+from gnnpose_jax.models.pretrained import PoseNetwork, load_pose_network
 from gnnpose_jax.models.topdown import TopDownEstimator
 from gnnpose_jax.tracking.run import (
     check_detections_match,
     detection_boxes,
+    detector_boxes,
     gt_boxes,
     read_frames,
     track_sequence,
@@ -36,10 +37,20 @@ HRNET_EXPORT, GNN_EXPORT = "hrnet", "gnn"
 
 
 class TrackerModels:
-    """The networks a tracker runs: HRNet always, the GNN unless disabled."""
+    """The networks a tracker runs: HRNet always, the GNN unless disabled.
 
-    def __init__(self, estimator: TopDownEstimator, gnn=None):
-        self.estimator, self.gnn = estimator, gnn
+    Args:
+      estimator: the pose estimator.
+      gnn: (module, variables, graph spec, max tracks), or None.
+      gnn_features: the HRNet the GNN was trained on, when it is not `estimator`'s: the GNN's
+        crop features come from it.
+      pose: what `estimator` runs (for the log).
+    """
+
+    def __init__(self, estimator: TopDownEstimator, gnn=None,
+                 gnn_features: TopDownEstimator | None = None, pose: PoseNetwork | None = None):
+        self.estimator, self.gnn, self.gnn_features = estimator, gnn, gnn_features
+        self.pose = pose
         self._predictor = None
 
     def predictor(self):
@@ -54,51 +65,63 @@ class TrackerModels:
             from gnnpose_jax.tracking.gnn_predictor import GnnPredictor
 
             module, variables, spec, max_tracks = self.gnn
-            self._predictor = GnnPredictor(self.estimator, module, variables, spec, max_tracks)
+            self._predictor = GnnPredictor(self.gnn_features or self.estimator, module,
+                                           variables, spec, max_tracks)
         return self._predictor.fresh()
 
 
-def load_models(workdir: str | Path, use_gnn: bool = True, batch_size: int = 8,
-                max_tracks: int = 16, flip_test: bool = False) -> TrackerModels:
-    """Loads the networks of a training workdir (its `hrnet/` and `gnn/` exports).
+def load_models(workdir: str | Path | None, use_gnn: bool = True, batch_size: int = 8,
+                max_tracks: int = 16, flip_test: bool = False, hrnet: str | Path | None = None,
+                joint_layout: str | None = None) -> TrackerModels:
+    """Loads the tracker's networks: a training run's exports, a pose checkpoint, or both.
 
     A GNN run's `gnn/` export names the HRNet it was trained on; an HRNet run's workdir has
-    `hrnet/` only (then only the baseline can run).
+    `hrnet/` only (then only the baseline can run). `hrnet`, a converted folder or an official
+    file (`pretrained.load_pose_network`), estimates the poses instead of the run's HRNet; the
+    GNN still computes its crop features with the HRNet it was trained on.
+
+    Args:
+      workdir: the training run, or None (then `hrnet` is required and there is no GNN).
+      use_gnn: load the run's GNN.
+      batch_size, flip_test: of the pose estimator.
+      max_tracks: the most tracks per GNN call.
+      hrnet: a pose checkpoint to estimate with (its joint layout inferred unless given).
+      joint_layout: "coco" or "posetrack", overriding the inferred layout.
 
     Raises:
       CheckpointError: the workdir holds neither export, the GNN is asked for and absent, or
-        an export is damaged.
+        a checkpoint is damaged, of the wrong kind or not 17 joints.
     """
-    workdir = Path(workdir)
-    gnn_dir, hrnet_dir = workdir / GNN_EXPORT, workdir / HRNET_EXPORT
-    gnn = None
-    if gnn_dir.is_dir():
-        from gnnpose_jax.models.gnn_io import load_gnn
+    gnn, run_hrnet = None, None
+    if workdir is not None:
+        workdir = Path(workdir)
+        gnn_dir, run_hrnet = workdir / GNN_EXPORT, workdir / HRNET_EXPORT
+        if gnn_dir.is_dir():
+            from gnnpose_jax.models.gnn_io import load_gnn
 
-        module, variables, meta = load_gnn(gnn_dir)
-        hrnet_dir = Path(meta["hrnet_checkpoint"])
-        if use_gnn:
-            gnn = (module, variables, meta["config"].graph, max_tracks)
-    elif use_gnn:
-        raise CheckpointError(f"{workdir}: no GNN export ({GNN_EXPORT}/); train one with a "
-                              "GNN config, or pass --no-gnn for the baseline")
-    if not hrnet_dir.is_dir():
-        raise CheckpointError(f"{workdir}: no HRNet checkpoint (looked for {hrnet_dir}); run "
-                              "train.py with an HRNet config or convert_weights first")
-    try:
-        module, variables = load_hrnet(hrnet_dir, fold_bn=True)
-    except (OSError, ValueError) as e:
-        from gnnpose_jax.models.gnn_io import ignore_orphaned_reads
+            module, variables, meta = load_gnn(gnn_dir)
+            run_hrnet = Path(meta["hrnet_checkpoint"])
+            if use_gnn:
+                gnn = (module, variables, meta["config"].graph, max_tracks)
+        elif use_gnn:
+            raise CheckpointError(f"{workdir}: no GNN export ({GNN_EXPORT}/); train one with a "
+                                  "GNN config, or pass --no-gnn for the baseline")
+        if (hrnet is None or gnn is not None) and not run_hrnet.is_dir():
+            raise CheckpointError(f"{workdir}: no HRNet checkpoint (looked for {run_hrnet}); "
+                                  "run train.py with an HRNet config or convert_weights first")
+    elif hrnet is None:
+        raise CheckpointError("no pose network: pass an HRNet checkpoint or a training run")
 
-        ignore_orphaned_reads()
-        reason = str(e).splitlines()[0].split(" [tensorstore_spec=")[0]
-        raise CheckpointError(f"{hrnet_dir}: HRNet checkpoint is damaged or incomplete "
-                              f"({reason})") from None
-    from gnnpose_jax.models.hrnet import read_hrnet_json
+    def estimator(pose) -> TopDownEstimator:
+        return TopDownEstimator(pose.module, pose.variables, pose.input_hw, batch_size,
+                                flip_test, pose.joint_layout)
 
-    input_hw = tuple(read_hrnet_json(hrnet_dir).get("input_hw") or (384, 288))
-    estimator = TopDownEstimator(module, variables, input_hw, batch_size, flip_test)
-    return TrackerModels(estimator, gnn)
+    pose = (load_pose_network(hrnet, joint_layout) if hrnet is not None
+            else load_pose_network(run_hrnet, joint_layout, default_layout="posetrack"))
+    gnn_features = None
+    if gnn is not None and pose.path.resolve() != run_hrnet.resolve():
+        gnn_features = estimator(load_pose_network(run_hrnet, default_layout="posetrack"))
+    return TrackerModels(estimator(pose), gnn, gnn_features, pose)
 
 
 def read_split(root: Path, split: str) -> list[Sequence]:
@@ -114,10 +137,17 @@ def read_split(root: Path, split: str) -> list[Sequence]:
 
 
 def box_source(root: Path, split: str, sequences: list[Sequence], boxes: str,
-               detections: Path | None):
-    """Boxes per frame: "gt" (oracle) or "detections" (a COCO detection file)."""
+               detections: Path | None, detector: Path | None = None):
+    """Boxes per frame: "gt" (oracle), "detections" (a COCO detection file: `detections`, else
+    `root/detections/{split}.json`) or "detector" (YOLOX person boxes found by the `detector`
+    checkpoint, a converted folder or an official file, at the official demo thresholds)."""
     if boxes == "gt":
         return gt_boxes
+    if boxes == "detector":
+        from gnnpose_jax.models.detect import PersonDetector
+        from gnnpose_jax.models.pretrained import load_detector
+
+        return detector_boxes(PersonDetector(*load_detector(detector)))
     path = detections or root / "detections" / f"{split}.json"
     if not path.is_file():
         raise DataError(f"{path}: no detections file (pass --detections FILE or --boxes gt)")
@@ -130,7 +160,8 @@ def track_split(models: TrackerModels, config: TrackerConfig, root: Path,
                 sequences: list[Sequence], boxes_for, use_gnn: bool, desc: str = "tracking",
                 render_dir: Path | None = None, render_limit: int = 1
                 ) -> tuple[list[Sequence], dict[str, float]]:
-    """Runs a fresh tracker over every sequence; returns predictions and timing figures.
+    """Runs a fresh tracker over every sequence; returns predictions and timing figures
+    (frames, seconds, fps, and seconds per stage: boxes, hrnet, gnn, match).
 
     With `render_dir`, the first `render_limit` sequences are also rendered to
     `render_dir/<sequence>.mp4`, plus `render_dir/<sequence>.png`: the frame with the most
@@ -148,10 +179,11 @@ def track_split(models: TrackerModels, config: TrackerConfig, root: Path,
                      if render_dir is not None and i < render_limit
                      else contextlib.nullcontext())
         with rendering as renderer:
-            pred, _, _ = track_sequence(tracker, sequence, images, boxes_for,
-                                        np.asarray(config.output_thresholds), renderer)
+            pred, _, seq_stats = track_sequence(tracker, sequence, images, boxes_for,
+                                                np.asarray(config.output_thresholds), renderer)
         predictions.append(pred)
         timings.update(tracker.timings)
+        timings["boxes"] += seq_stats["seconds_boxes"]
         dropped += tracker.dropped_boxes
     elapsed = time.perf_counter() - t0
     bar.close()

@@ -20,7 +20,7 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
 class FrameSource:
-    """The frames of a video file or of a folder of images, in order, all of one size."""
+    """The frames of a video file, a folder of images or one image, in order, all of one size."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -29,6 +29,9 @@ class FrameSource:
                                 if p.suffix.lower() in IMAGE_SUFFIXES)
             if not self.files:
                 raise DataError(f"{self.path}: no images ({', '.join(IMAGE_SUFFIXES)}) in folder")
+            self.fps = 25.0
+        elif self.path.is_file() and self.path.suffix.lower() in IMAGE_SUFFIXES:
+            self.files = [self.path]
             self.fps = 25.0
         elif self.path.is_file():
             self.files = None
@@ -53,6 +56,13 @@ class FrameSource:
             count += 1
         capture.release()
         return [f"{i:06d}.jpg" for i in range(count)]
+
+    def image_ids(self) -> list[int | str]:
+        """Each frame's key in a detection file: the file name of an image, the index of a
+        video frame (what `as_sequence`'s frames are looked up by)."""
+        if self.files is not None:
+            return [p.name for p in self.files]
+        return list(range(len(self.names())))
 
     def __iter__(self) -> Iterator[np.ndarray]:
         """(H, W, 3) uint8 RGB frames; a frame of another size than the first is an error."""

@@ -59,7 +59,8 @@ def _replace_dir(target: Path, write: Callable[[Path], None]) -> None:
 
 def export_hrnet(directory: str | Path, config: HRNetConfig, variables: dict[str, Any],
                  input_hw: tuple[int, int]) -> None:
-    """Writes (or replaces) an HRNet export readable by `load_hrnet`.
+    """Writes (or replaces) an HRNet export readable by `load_hrnet`, in PoseTrack's joint
+    layout (what training produces).
 
     Args:
       directory: the export folder, usually WORKDIR/hrnet.
@@ -68,7 +69,8 @@ def export_hrnet(directory: str | Path, config: HRNetConfig, variables: dict[str
       input_hw: the (H, W) the network was trained at.
     """
     _replace_dir(Path(directory),
-                 lambda path: save_hrnet(path, config, jax.device_get(variables), input_hw))
+                 lambda path: save_hrnet(path, config, jax.device_get(variables), input_hw,
+                                         joints="posetrack"))
 
 
 def export_gnn(directory: str | Path, config: GnnConfig, params: Any, hrnet_checkpoint: str,
