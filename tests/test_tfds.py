@@ -1,4 +1,5 @@
-"""TFDS builders without TensorFlow: synthetic and PoseTrack 2017/2018 frame records, the index."""
+"""TFDS builders without TensorFlow: synthetic, PoseTrack 2017/2018 and PoseTrack21 frame records,
+the index."""
 
 import json
 import os
@@ -7,11 +8,13 @@ import sys
 import textwrap
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
 from gnnpose_jax.data import pipeline, posetrack
+from gnnpose_jax.data import posetrack21 as pt21
 from gnnpose_jax.data import tfds_posetrack as tp
 from gnnpose_jax.errors import DataError
 
@@ -231,3 +234,51 @@ def test_bad_annotations_and_small_layouts_write_nothing(built, tmp_path):
     with pytest.raises(DataError, match="000001_mpii_train.json"):
         tp.prepare(tp.Posetrack18, tmp_path / "data2", manual_dir=broken)
     assert _nothing_written(tmp_path / "data2")
+
+
+def _posetrack21_release(root: Path) -> list:
+    """A tiny PoseTrack21 release in `root`: the varied fixture's GT (4 videos of 13 frames,
+    person ids, ignore regions, box-only people) in posetrack_data/val, its first video also in
+    posetrack_data/train, and a 24 x 32 JPEG for every frame. Returns the val sequences."""
+    seqs = pt21.read_sequences(Path(__file__).parent / "data" / "pt21" / "varied" / "gt")
+    pt21.write_sequences(seqs, root / "posetrack_data" / "val")
+    pt21.write_sequences(seqs[:1], root / "posetrack_data" / "train")
+    for frame in (f for s in seqs for f in s.frames):
+        (root / frame.file_name).parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(root / frame.file_name), np.full((24, 32, 3), frame.frame_index, np.uint8))
+    return seqs
+
+
+def test_posetrack21_records_hold_the_release(tmp_path):
+    seqs = _posetrack21_release(tmp_path / "release")
+    builder = tp.prepare(tp.Posetrack21, tmp_path / "data", manual_dir=tmp_path / "release")
+    assert builder.name == "posetrack21"
+    frames = pipeline.tfds_source(builder, "val")
+    assert len(builder.as_data_source()["train"]) == 13
+    assert list(frames.index.sequences) == [s.name for s in seqs]
+    records = [frames[i] for i in range(len(frames))]
+    assert len(records) == 52
+    for record, (name, frame) in zip(records, [(s.name, f) for s in seqs for f in s.frames],
+                                     strict=True):
+        assert record["sequence"] == name.encode() and record["image_id"] == frame.image_id
+        assert record["is_labeled"] == frame.is_labeled
+        people = record["people"]
+        assert people["count"] == len(frame.people)
+        for slot, person in enumerate(frame.people):
+            np.testing.assert_allclose(people["keypoints"][slot], person.keypoints, atol=1e-3)
+            np.testing.assert_allclose(people["box"][slot], person.box, atol=1e-3)
+            np.testing.assert_allclose(people["head_box"][slot], person.head_box, atol=1e-3)
+            assert people["track_id"][slot] == person.track_id
+    # Box-only people (no joints) of unlabeled frames are kept, as the release has them.
+    assert any(not r["is_labeled"] and r["people"]["count"] for r in records)
+    assert records[0]["image_id"] == 10000100000
+    assert frames.image(records[5])[0, 0].tolist() == [5, 5, 5]
+
+
+def test_posetrack21_needs_the_release_layout(tmp_path):
+    release = tmp_path / "release"
+    _posetrack21_release(release)
+    (release / "posetrack_data" / "train").rename(release / "train")
+    with pytest.raises(DataError, match=str(release / "posetrack_data" / "train")):
+        tp.prepare(tp.Posetrack21, tmp_path / "data", manual_dir=release)
+    assert _nothing_written(tmp_path / "data")

@@ -27,11 +27,12 @@ and the per-sequence ordered record indices with each record's frame index, labe
 (track id, annotated joint count) of its people: everything windowed and per-person sampling
 needs without decoding a record (`SequenceIndex`).
 
-Builders: `Posetrack18` and `Posetrack17` read the official release from the manual folder (see
-their `MANUAL_DOWNLOAD_INSTRUCTIONS`); their image root is that folder. `SyntheticPosetrack`
-generates a world with `synthetic.generate_world` inside the dataset folder (`world/`), which is
-its image root. Preparation is atomic: the manual folder and every annotation file are checked
-before anything is written, and TFDS writes into a temporary folder renamed at the end.
+Builders: `Posetrack18`, `Posetrack17` and `Posetrack21` read the official release from the
+manual folder (see their `MANUAL_DOWNLOAD_INSTRUCTIONS`); their image root is that folder.
+`SyntheticPosetrack` generates a world with `synthetic.generate_world` inside the dataset folder
+(`world/`), which is its image root. Preparation is atomic: the manual folder and every
+annotation file are checked before anything is written, and TFDS writes into a temporary folder
+renamed at the end.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
 
-from gnnpose_jax.data import posetrack, synthetic
+from gnnpose_jax.data import posetrack, posetrack21, synthetic
 from gnnpose_jax.data.joints import NUM_JOINTS
 from gnnpose_jax.data.types import Frame, Person, Sequence
 from gnnpose_jax.errors import DataError
@@ -64,14 +65,14 @@ _BOX = 4
 _DETECTION = 5
 
 _MANUAL_INSTRUCTIONS = """\
-PoseTrack cannot be downloaded automatically (registration and licence at posetrack.net).
+PoseTrack cannot be downloaded automatically ({access}).
 Unpack the official {year} release so that the manual folder (by default
 `<data_dir>/downloads/manual/`, or `tfds.download.DownloadConfig(manual_dir=...)`) holds:
 
     images/                      the release's image folders, untouched; annotation
                                  file names are relative to the manual folder
-    annotations/train/*.json     one {layout} annotation file per video
-    annotations/val/*.json
+    {annotations}/train/*.json{pad}one {layout} annotation file per video
+    {annotations}/val/*.json
     detections/train.json        optional: COCO detection results (image_id or file_name,
     detections/val.json          bbox [x, y, w, h], score) for the frames of the split
 
@@ -324,22 +325,26 @@ class SplitPlan:
     Record i is the i-th frame of the split's sequences (sorted by name) in frame order.
     """
 
-    def __init__(self, root: Path, split: str, layout: RecordLayout):
+    def __init__(self, root: Path, split: str, layout: RecordLayout,
+                 annotations: str = "annotations",
+                 read_sequences: Callable[[Path], list[Sequence]] = posetrack.read_sequences):
         """Reads and checks `root/annotations/split` and the optional detections file.
 
         Args:
           root: the PoseTrack folder (image root).
           split: the split name.
           layout: the record padding.
+          annotations: the annotation folder (`posetrack_data` in PoseTrack21's release).
+          read_sequences: the reader of that folder's files.
 
         Raises:
           DataError: a missing, empty or malformed annotation folder or detections file, or a
             frame with more people or detections than the layout holds.
         """
-        ann_dir = root / "annotations" / split
+        ann_dir = root / annotations / split
         self.src = str(ann_dir)
         self.layout = layout
-        sequences = posetrack.read_sequences(ann_dir)
+        sequences = read_sequences(ann_dir)
         self.index = build_index(sequences, root, self.src)
         det_path = root / "detections" / f"{split}.json"
         detections = posetrack.read_detections(det_path) if det_path.is_file() else {}
@@ -359,14 +364,16 @@ class SplitPlan:
         return frame_record(name, frame, dets, self.layout, self.src)
 
 
-def check_manual_dir(root: Path, splits: tuple[str, ...] = SPLITS) -> None:
-    """Raises a one-line DataError unless `root` holds `images/` and `annotations/<split>/`."""
-    expected = [root, root / "images"] + [root / "annotations" / s for s in splits]
+def check_manual_dir(root: Path, splits: tuple[str, ...] = SPLITS,
+                     annotations: str = "annotations") -> None:
+    """Raises a one-line DataError unless `root` holds `images/` and `annotations/<split>/`
+    (`annotations` names that folder)."""
+    expected = [root, root / "images"] + [root / annotations / s for s in splits]
     for path in expected:
         if not path.is_dir():
             raise DataError(f"{path}: folder not found; the manual folder must hold the "
-                            f"official release's images/ and annotations/{{{','.join(splits)}}}/ "
-                            "(see MANUAL_DOWNLOAD_INSTRUCTIONS)")
+                            f"official release's images/ and {annotations}/"
+                            f"{{{','.join(splits)}}}/ (see MANUAL_DOWNLOAD_INSTRUCTIONS)")
 
 
 @dataclasses.dataclass
@@ -424,6 +431,9 @@ class _ManualPosetrack(_FrameRecordBuilder, skip_registration=True):
     """A PoseTrack release read from the manual folder."""
 
     BUILDER_CONFIGS = [PosetrackConfig(name="default", description="64 people, 100 detections")]
+    #: The release's annotation folder (one subfolder per split) and the reader of its files.
+    ANNOTATIONS = "annotations"
+    read_sequences = staticmethod(posetrack.read_sequences)
 
     def download_and_prepare(self, *, download_dir: epath.PathLike | None = None,
                              download_config: tfds.download.DownloadConfig | None = None,
@@ -445,11 +455,12 @@ class _ManualPosetrack(_FrameRecordBuilder, skip_registration=True):
         if not self.data_path.exists():
             downloads = epath.Path(download_dir or self.data_dir_root / "downloads")
             root = Path(os.fspath(download_config.manual_dir or downloads / "manual"))
-            check_manual_dir(root)
+            check_manual_dir(root, annotations=self.ANNOTATIONS)
             root = root.resolve()
             layout = self.builder_config.layout
             self._manual_root = root
-            self._split_plans = {s: SplitPlan(root, s, layout) for s in SPLITS}
+            self._split_plans = {s: SplitPlan(root, s, layout, self.ANNOTATIONS,
+                                              self.read_sequences) for s in SPLITS}
         super().download_and_prepare(download_dir=download_dir,
                                      download_config=download_config, **kwargs)
 
@@ -459,18 +470,36 @@ class _ManualPosetrack(_FrameRecordBuilder, skip_registration=True):
         self._write_index(str(self._manual_root))
 
 
+_POSETRACK_NET = "registration and licence at posetrack.net"
+_ANNOTATIONS = {"annotations": "annotations", "pad": "     "}
+
+
 class Posetrack18(_ManualPosetrack):
     """PoseTrack 2018 frames (2018 annotation layout), with images left in the release."""
 
     MANUAL_DOWNLOAD_INSTRUCTIONS = _MANUAL_INSTRUCTIONS.format(
-        year="2018", layout="PoseTrack 2018 (COCO-like `images`/`annotations`)")
+        access=_POSETRACK_NET, year="2018",
+        layout="PoseTrack 2018 (COCO-like `images`/`annotations`)", **_ANNOTATIONS)
 
 
 class Posetrack17(_ManualPosetrack):
     """PoseTrack 2017 frames (2017 `annolist` layout, mapped to the 17 slots)."""
 
     MANUAL_DOWNLOAD_INSTRUCTIONS = _MANUAL_INSTRUCTIONS.format(
-        year="2017", layout="PoseTrack 2017 (`annolist`)")
+        access=_POSETRACK_NET, year="2017", layout="PoseTrack 2017 (`annolist`)",
+        **_ANNOTATIONS)
+
+
+class Posetrack21(_ManualPosetrack):
+    """PoseTrack21 frames (the release's `posetrack_data/`: the 2018 layout with person ids,
+    read by `posetrack21.py`), with images left in the release."""
+
+    HOMEPAGE = "https://github.com/anDoer/PoseTrack21"
+    MANUAL_DOWNLOAD_INSTRUCTIONS = _MANUAL_INSTRUCTIONS.format(
+        access="the release comes from its authors, see " + HOMEPAGE, year="PoseTrack21",
+        layout="PoseTrack21", annotations="posetrack_data", pad="  ")
+    ANNOTATIONS = "posetrack_data"
+    read_sequences = staticmethod(posetrack21.read_sequences)
 
 
 @dataclasses.dataclass
@@ -533,7 +562,7 @@ def prepare(builder_cls: type[_FrameRecordBuilder], data_dir: str | os.PathLike,
     """Builds (or reuses) a dataset and returns its builder.
 
     Args:
-      builder_cls: `Posetrack18`, `Posetrack17` or `SyntheticPosetrack`.
+      builder_cls: `Posetrack18`, `Posetrack17`, `Posetrack21` or `SyntheticPosetrack`.
       data_dir: the TFDS data folder.
       manual_dir: the PoseTrack release folder (manual builders only).
       config: the builder config name (default: the builder's first).
