@@ -26,8 +26,8 @@ def get_config() -> ml_collections.ConfigDict:
     # (or preparable) TFDS dataset, `root` its data_dir.
     config.data.source = "tfds"
     config.data.root = ""
-    # TFDS dataset for source "tfds": posetrack18, posetrack17 or synthetic, and its builder
-    # config ("" = the builder's first).
+    # TFDS dataset for source "tfds": posetrack18, posetrack17, posetrack21 or synthetic, and
+    # its builder config ("" = the builder's first).
     config.data.tfds_name = "posetrack18"
     config.data.tfds_config = ""
     # The PoseTrack release folder for preparing the TFDS dataset ("" = <root>/downloads/manual).

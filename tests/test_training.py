@@ -37,6 +37,7 @@ from gnnpose_jax.training import (
     train_and_evaluate,
 )
 from gnnpose_jax.training import config as config_lib
+from gnnpose_jax.training.loop import check_config
 from gnnpose_jax.training.losses import heatmap_loss
 from gnnpose_jax.training.metrics import read_metrics
 
@@ -228,6 +229,21 @@ def test_paper_schedules_in_the_posetrack_configs():
     model = gnn_mode.gnn_config(synthetic)
     assert (model.graph.grid.shape, model.hidden, model.layers, synthetic.batch_size) \
         == ((16, 12), 64, 2, 32)
+
+
+@pytest.mark.parametrize("name", ["posetrack21_hrnet_w32", "posetrack21_gnn_w32"])
+def test_posetrack21_configs_pass_the_checks_train_py_runs(name):
+    config = config_lib.load_config_file(str(ROOT / "configs" / f"{name}.py"))
+    assert (config.data.source, config.data.tfds_name, config.hrnet.width) == (
+        "tfds", "posetrack21", 32)
+    assert inputs.TFDS_BUILDERS["posetrack21"].name == "posetrack21"
+    if config.mode == "gnn":  # the frozen HRNet is the one argument the command line adds
+        with pytest.raises(ConfigError, match="hrnet.checkpoint is empty"):
+            check_config(config)
+        config.hrnet.checkpoint = "runs/pt21_hrnet_w32/hrnet"
+    else:
+        assert config.hrnet.init_checkpoint == "checkpoints/coco_w32_384x288"
+    assert check_config(config) * jax.local_device_count() == config.batch_size
 
 
 def test_unknown_override_names_the_nearest_key():

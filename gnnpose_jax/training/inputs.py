@@ -29,6 +29,7 @@ from gnnpose_jax.graphs.budget import GraphBudget
 SOURCES = ("synthetic", "folder", "tfds")
 TFDS_BUILDERS = {"posetrack18": tfds_posetrack.Posetrack18,
                  "posetrack17": tfds_posetrack.Posetrack17,
+                 "posetrack21": tfds_posetrack.Posetrack21,
                  "synthetic": tfds_posetrack.SyntheticPosetrack}
 #: Where a synthetic world goes when `data.root` is empty.
 DEFAULT_WORLD_DIR = "synthetic_world"
