@@ -8,8 +8,9 @@ at epochs 5 and 8, 10 epochs), on the PoseTrack21 TFDS dataset, with the HRNet f
         --config.data.root=~/tensorflow_datasets --config.data.manual_dir=/data/PoseTrack21 \
         --config.hrnet.checkpoint=runs/pt21_hrnet_w32/hrnet
 
-Score its tracker with PoseTrack21's keypoint HOTA: write the predictions with `evaluate.py
-... --format 2021 --predictions-out PRED`, then `evaluate.py --ground-truth
+Tracker mode reads `DATA/annotations/val/` (link it to the release's `posetrack_data/val/`)
+and scores poseval's AP and MOTA; for keypoint HOTA, write its predictions with `--format 2021
+--predictions-out PRED` and score them with `evaluate.py --ground-truth
 /data/PoseTrack21/posetrack_data/val --predictions PRED --output OUT.json`.
 """
 
