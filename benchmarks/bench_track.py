@@ -1,6 +1,6 @@
 """Tracking speed of the whole online loop (HRNet + GNN + matching), with the share per stage.
 
-Two cases, each timed after a warm-up pass that compiles everything:
+Three cases, each timed after a warm-up pass that compiles everything:
 
 - `--clip` (default): HRNet-W32 at 384 x 288 and the paper-size GNN (D 128, L 4, 48 x 36
   candidates, `configs/posetrack18_gnn_w32.py`) with random weights on the real PoseTrack clip
@@ -10,12 +10,23 @@ Two cases, each timed after a warm-up pass that compiles everything:
   meaningless poses, so the tracker's score thresholds and OKS gate are set to 0: every box
   continues the track Hungarian assigns it to (or starts one) and every track gets a GNN
   prediction, which is the work a trained model does on these players.
+- `--detector`: what `python -m gnnpose_jax.track CLIP --detector yolox_s.pth --hrnet
+  pose_hrnet_w32_384x288.pth` runs (the baseline), and the same with `--gnn` (the random
+  paper-size GNN and its own HRNet-W32), on the clip's video, frames decoded as `track` does.
+  The checkpoints are official-layout `.pth` files of random weights, converted in memory; the
+  YOLOX head is set so that every frame gets the same few person boxes (`--detector-box`, as a
+  fraction of the letterbox; the default 2.0 gives 5 at 640 and 4 at 416, about as many as
+  the clip has players) and the tracker settings are the permissive ones above. The stages:
+  boxes (letterbox and YOLOX), hrnet, gnn, match, and other (decoding, bookkeeping), as
+  shares of the wall time.
 - `--workdir DIR --data ROOT`: a trained workdir (e.g. the demo's `runs/demo/gnn`) on the
   `val` split of a PoseTrack-layout folder (e.g. `runs/demo/hrnet/synthetic_world`), with the
   workdir's own tracker settings, timed on a second pass (the first compiles every padded
   batch size the split needs).
 
     .venv/bin/python benchmarks/bench_track.py --passes 3
+    .venv/bin/python benchmarks/bench_track.py --detector --passes 3
+    .venv/bin/python benchmarks/bench_track.py --detector --yolox nano --width 8 --passes 1  # smoke
     .venv/bin/python benchmarks/bench_track.py --workdir runs/demo/gnn \
         --data runs/demo/hrnet/synthetic_world
 """
@@ -89,6 +100,52 @@ def time_clip(workdir: Path, clip: Path, boxes: Path, passes: int, use_gnn: bool
     return {"frames": frames, "seconds": seconds, **timings}
 
 
+def random_checkpoints(directory: Path, width: int, variant: str, box: float) -> tuple[Path, Path]:
+    """Official-layout `.pth` files of random weights: a YOLOX whose every frame gets the same
+    person boxes `box` × S wide and high, and an HRNet-W{width} named for 384x288 crops."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from test_detect_cli import write_hrnet_pth, write_yolox_pth
+
+    from gnnpose_jax.models.hrnet import HRNetConfig
+    from gnnpose_jax.models.yolox import PRESETS
+
+    yolox_pth = directory / f"yolox_{variant}.pth"
+    write_yolox_pth(yolox_pth, PRESETS[variant], box=(box, box))
+    hrnet_pth = directory / f"pose_hrnet_w{width}_384x288.pth"
+    write_hrnet_pth(hrnet_pth, HRNetConfig(width=width))
+    return yolox_pth, hrnet_pth
+
+
+def time_track_command(clip: Path, yolox_pth: Path, hrnet_pth: Path | None,
+                       gnn_workdir: Path | None, passes: int) -> dict:
+    """`track`'s own loop (frames decoded from the video, YOLOX boxes) over `passes` runs of
+    the clip after a warm-up run: frames, wall seconds and seconds per stage."""
+    from gnnpose_jax.models.detect import PersonDetector
+    from gnnpose_jax.models.pretrained import load_detector
+    from gnnpose_jax.track import track_video
+    from gnnpose_jax.tracking.config import tracker_config
+    from gnnpose_jax.tracking.run import detector_boxes
+    from gnnpose_jax.tracking.split import load_models
+    from gnnpose_jax.tracking.video import FrameSource
+
+    boxes = detector_boxes(PersonDetector(*load_detector(yolox_pth)))
+    use_gnn = gnn_workdir is not None
+    models = load_models(gnn_workdir, use_gnn=use_gnn, hrnet=hrnet_pth)
+    config = tracker_config(PERMISSIVE)
+    source = FrameSource(clip)
+    sequence = source.as_sequence()
+    totals = collections.Counter()
+    for i in range(passes + 1):
+        t0 = time.perf_counter()
+        stats = track_video(source, sequence, models, config, boxes, None, None, use_gnn)
+        if i:  # pass 0 compiles
+            totals["seconds"] += time.perf_counter() - t0
+            totals["frames"] += stats["frames"]
+            totals.update({k[len("seconds_"):]: v for k, v in stats.items()
+                           if k.startswith("seconds_")})
+    return dict(totals)
+
+
 def time_split(workdir: Path, data: Path, split: str, use_gnn: bool) -> dict:
     """Frames/s and seconds per stage over a split, after a warm-up pass over all of it."""
     from gnnpose_jax.tracking.config import tracker_config_for
@@ -105,10 +162,16 @@ def time_split(workdir: Path, data: Path, split: str, use_gnn: bool) -> dict:
             **{k[len("seconds_"):]: v for k, v in stats.items() if k.startswith("seconds_")}}
 
 
-def report(name: str, stats: dict) -> str:
-    """One line: frames/s and each stage's share of the loop's time."""
+def report(name: str, stats: dict, wall: bool = False) -> str:
+    """One line: frames/s and each stage's share of the tracker's time, or with `wall`, of
+    the wall time, with the boxes stage and the rest as "other"."""
     stages = ("hrnet", "gnn", "match")
     total = sum(stats.get(s, 0.0) for s in stages) or 1.0
+    if wall:
+        stages = ("boxes", *stages)
+        total = stats["seconds"]
+        stats = {**stats, "other": total - sum(stats.get(s, 0.0) for s in stages)}
+        stages = (*stages, "other")
     shares = ", ".join(f"{s} {100 * stats.get(s, 0.0) / total:.0f}%" for s in stages)
     fps = stats["frames"] / max(stats["seconds"], 1e-9)
     return (f"{name:9s} {fps:6.2f} frames/s ({stats['frames']} frames in "
@@ -125,8 +188,28 @@ def main() -> None:
     parser.add_argument("--boxes", type=Path, default=CLIP_BOXES)
     parser.add_argument("--width", type=int, default=32, help="HRNet width of the clip case")
     parser.add_argument("--passes", type=int, default=3, help="timed passes over the clip")
+    parser.add_argument("--detector", action="store_true",
+                        help="time `track --detector` on the clip's video instead")
+    parser.add_argument("--yolox", default="s", choices=("nano", "tiny", "s", "m", "l", "x"),
+                        help="the YOLOX variant for --detector")
+    parser.add_argument("--detector-box", type=float, default=2.0,
+                        help="the random YOLOX's box size, a fraction of its letterbox")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
+    if args.detector:
+        with tempfile.TemporaryDirectory() as tmp:
+            workdir = Path(tmp)
+            yolox_pth, hrnet_pth = random_checkpoints(workdir, args.width, args.yolox,
+                                                      args.detector_box)
+            random_workdir(workdir / "run", args.width)
+            video = next(args.clip.glob("*.mp4"))
+            print(f"YOLOX-{args.yolox} + HRNet-W{args.width} 384x288, random weights, `track "
+                  f"--detector` on {video}")
+            for use_gnn in (False, True):
+                stats = time_track_command(video, yolox_pth, None if use_gnn else hrnet_pth,
+                                           workdir / "run" if use_gnn else None, args.passes)
+                print(report("gnn" if use_gnn else "baseline", stats, wall=True), flush=True)
+        return
     if args.workdir is not None:
         if args.data is None:
             parser.error("--workdir needs --data")

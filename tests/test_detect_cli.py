@@ -3,8 +3,8 @@
 checkpoints written here (the plumbing, not the quality), plus the COCO joint mapping.
 
 The random YOLOX ignores the image: its prediction convs are zero, so every stride-32 anchor
-predicts the same person box (S/2 wide, S high, score 0.88) and NMS leaves a regular grid of a
-few boxes per frame, identical in every frame; `person=False` predicts no person anywhere.
+predicts the same person box (S/2 wide and S high by default, score 0.88) and NMS leaves a
+regular grid of boxes, the same in every frame; `person=False` predicts no person anywhere.
 """
 
 import json
@@ -35,8 +35,10 @@ DENSE = yolox.YoloxConfig(depth=0.33, width=0.125, input_size=128)
 HRNET_PTH = "pose_hrnet_tiny_64x64.pth"  # the model zoo's naming: the crop size is read off it
 
 
-def yolox_variables(config: yolox.YoloxConfig, person: bool = True, seed: int = 0) -> dict:
-    """Random YOLOX variables whose head predicts the same box at every stride-32 anchor."""
+def yolox_variables(config: yolox.YoloxConfig, person: bool = True, seed: int = 0,
+                    box: tuple[float, float] = (0.5, 1.0)) -> dict:
+    """Random YOLOX variables whose head predicts the same box at every stride-32 anchor,
+    `box` × S wide and high (larger boxes overlap more: NMS leaves fewer)."""
     variables = _random_like(yolox.init_yolox_abstract(config)[1], seed)
     head = variables["params"]["head"]
     cells = config.input_size / 32
@@ -45,7 +47,7 @@ def yolox_variables(config: yolox.YoloxConfig, person: bool = True, seed: int = 
             pred = head[f"{name}_preds_{level}"]
             pred["kernel"] = np.zeros_like(pred["kernel"])
         head[f"reg_preds_{level}"]["bias"] = np.array(
-            [0, 0, math.log(cells / 2), math.log(cells)], np.float32)
+            [0, 0, math.log(cells * box[0]), math.log(cells * box[1])], np.float32)
         head[f"obj_preds_{level}"]["bias"] = np.array([2.0 if level == 2 else -10.0], np.float32)
         classes = np.full(config.num_classes, -10.0, np.float32)
         classes[0] = 10.0 if person else -10.0
@@ -59,8 +61,10 @@ def write_pth(state: dict, path: Path, wrap: bool) -> None:
     torch.save({"model": tensors} if wrap else tensors, path)
 
 
-def write_yolox_pth(path: Path, config: yolox.YoloxConfig = DENSE, person: bool = True) -> None:
-    write_pth(yolox_convert.flax_to_torch(yolox_variables(config, person)), path, wrap=True)
+def write_yolox_pth(path: Path, config: yolox.YoloxConfig = DENSE, person: bool = True,
+                    box: tuple[float, float] = (0.5, 1.0)) -> None:
+    variables = yolox_variables(config, person, box=box)
+    write_pth(yolox_convert.flax_to_torch(variables), path, wrap=True)
 
 
 def write_hrnet_pth(path: Path, config: hrnet.HRNetConfig = TINY, seed: int = 0) -> None:
