@@ -61,7 +61,7 @@ def _run(predictor, missing=range(4, 7), frames=11, speed=12.0, **config):
     for t in range(frames):
         estimator.frame = t
         boxes = np.zeros((0, 5)) if t in missing else np.array([_box(poses[t][0])])
-        results.append(tracker.step(t, np.zeros((10, 10, 3), np.uint8), boxes))
+        results.append(tracker.step(t, np.zeros((240, 320, 3), np.uint8), boxes))
     return poses, results
 
 
