@@ -306,25 +306,15 @@ def save_hrnet(directory: str | Path, config: HRNetConfig, variables: dict[str, 
     """Writes `variables` as an Orbax checkpoint plus `hrnet.json` into a new `directory`.
 
     `input_hw` and `joints` (the joint layout, "coco" or "posetrack") are recorded when known.
-    The directory is assembled beside its destination and renamed into place, so a failure
-    never leaves a half-written checkpoint.
     """
-    import orbax.checkpoint as ocp
+    from gnnpose_jax.models.restore import save_variables
 
-    from gnnpose_jax import atomic
-
-    directory = Path(directory).absolute()
-    if directory.exists():
-        raise FileExistsError(f"{directory} already exists")
-    with atomic.atomic_dir(directory) as tmp:
-        with ocp.StandardCheckpointer() as ckptr:
-            ckptr.save(tmp / ORBAX_DIR, jax.device_get(variables))
-        meta = {"format": "gnnpose_jax.hrnet/1", "config": config.to_json()}
-        if input_hw is not None:
-            meta["input_hw"] = list(input_hw)
-        if joints is not None:
-            meta["joints"] = joints
-        (tmp / HRNET_JSON).write_text(json.dumps(meta, indent=2) + "\n")
+    meta = {"format": "gnnpose_jax.hrnet/1", "config": config.to_json()}
+    if input_hw is not None:
+        meta["input_hw"] = list(input_hw)
+    if joints is not None:
+        meta["joints"] = joints
+    save_variables(directory, ORBAX_DIR, variables, HRNET_JSON, meta)
 
 
 def read_hrnet_json(directory: str | Path) -> dict[str, Any]:

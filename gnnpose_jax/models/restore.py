@@ -1,4 +1,8 @@
-"""Restoring a converted network's Orbax variables, checked against its architecture."""
+"""Converted networks' folders: Orbax variables plus a JSON description, written and read back.
+
+Both are checked: a folder appears whole or not at all, and restored variables must match the
+architecture the JSON describes.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,32 @@ from typing import Any
 from flax import traverse_util
 
 from gnnpose_jax.errors import CheckpointError
+
+
+def save_variables(directory: str | Path, variables_dir: str, variables: dict[str, Any],
+                   json_name: str, meta: dict[str, Any]) -> None:
+    """Writes `variables` (Orbax) and `meta` (JSON) into a new `directory`, atomically.
+
+    The folder is assembled beside its destination and renamed into place, so a failure
+    never leaves a half-written checkpoint.
+
+    Raises:
+      FileExistsError: `directory` exists.
+    """
+    import json
+
+    import jax
+    import orbax.checkpoint as ocp
+
+    from gnnpose_jax import atomic
+
+    directory = Path(directory).absolute()
+    if directory.exists():
+        raise FileExistsError(f"{directory} already exists")
+    with atomic.atomic_dir(directory) as tmp:
+        with ocp.StandardCheckpointer() as ckptr:
+            ckptr.save(tmp / variables_dir, jax.device_get(variables))
+        (tmp / json_name).write_text(json.dumps(meta, indent=2) + "\n")
 
 
 def restore_variables(directory: str | Path, variables_dir: str, abstract: dict[str, Any],

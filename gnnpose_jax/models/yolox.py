@@ -429,23 +429,11 @@ FORMAT = "gnnpose_jax.yolox/1"
 
 
 def save_yolox(directory: str | Path, config: YoloxConfig, variables: dict[str, Any]) -> None:
-    """Writes `variables` as an Orbax checkpoint plus `yolox.json` into a new `directory`.
+    """Writes `variables` as an Orbax checkpoint plus `yolox.json` into a new `directory`."""
+    from gnnpose_jax.models.restore import save_variables
 
-    The directory is assembled beside its destination and renamed into place, so a failure
-    never leaves a half-written checkpoint.
-    """
-    import orbax.checkpoint as ocp
-
-    from gnnpose_jax import atomic
-
-    directory = Path(directory).absolute()
-    if directory.exists():
-        raise FileExistsError(f"{directory} already exists")
-    with atomic.atomic_dir(directory) as tmp:
-        with ocp.StandardCheckpointer() as ckptr:
-            ckptr.save(tmp / ORBAX_DIR, jax.device_get(variables))
-        meta = {"format": FORMAT, "config": config.to_json()}
-        (tmp / YOLOX_JSON).write_text(json.dumps(meta, indent=2) + "\n")
+    save_variables(directory, ORBAX_DIR, variables, YOLOX_JSON,
+                   {"format": FORMAT, "config": config.to_json()})
 
 
 def is_yolox_dir(directory: str | Path) -> bool:
