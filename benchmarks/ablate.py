@@ -92,13 +92,15 @@ def score(workdir: Path, data: Path, use_gnn: bool, tracker_overrides: dict) -> 
     import json
 
     from gnnpose_jax.evaluation import evaluate
+    from gnnpose_jax.models.run_folder import CONFIG_JSON
     from gnnpose_jax.tracking.config import tracker_config
     from gnnpose_jax.tracking.split import track_split
 
-    stored = json.loads((workdir / "config.json").read_text())
-    config = tracker_config(stored.get("tracker"), **tracker_overrides)
+    stored = json.loads((workdir / CONFIG_JSON).read_text())
+    models = _models(workdir, use_gnn)
+    config = tracker_config(stored.get("tracker"), models.gnn_spec, **tracker_overrides)
     sequences, boxes = _split(data)
-    predictions, _ = track_split(_models(workdir, use_gnn), config, data, sequences, boxes,
+    predictions, _ = track_split(models, config, data, sequences, boxes,
                                  use_gnn, desc=workdir.name)
     result = evaluate(sequences, predictions)
     return {"ap": result["ap"]["total"], "mota": result["mota"]["total"],

@@ -53,21 +53,23 @@ def random_workdir(directory: Path, width: int) -> None:
     import jax
 
     from configs import posetrack18_gnn_w32
+    from gnnpose_jax.models import run_folder
     from gnnpose_jax.models.hrnet import init_hrnet
-    from gnnpose_jax.training import export, gnn_mode, hrnet_mode
+    from gnnpose_jax.training import gnn_mode, hrnet_mode
 
     config = posetrack18_gnn_w32.get_config().unlock()
     config.hrnet.width = width
     input_hw = hrnet_mode.input_hw(config)
     hrnet_config = hrnet_mode.architecture(config)
     _, variables = init_hrnet(hrnet_config, jax.random.key(0), input_hw)
-    export.export_hrnet(directory / "hrnet", hrnet_config, variables, input_hw)
+    run_folder.export_hrnet(directory / run_folder.HRNET_EXPORT, hrnet_config, variables,
+                            input_hw)
     gnn_config = gnn_mode.gnn_config(config)
     params = gnn_mode.initial_params(gnn_config, 3 * width, seed=0)
-    export.export_gnn(directory / export.GNN_EXPORT, gnn_config, params["params"],
-                      str(directory / "hrnet"), input_hw)
+    run_folder.export_gnn(directory / run_folder.GNN_EXPORT, gnn_config, params["params"],
+                          str(directory / run_folder.HRNET_EXPORT), input_hw)
     tracker = {**config.tracker.to_dict(), **PERMISSIVE}
-    (directory / "config.json").write_text(json.dumps({"tracker": tracker}))
+    (directory / run_folder.CONFIG_JSON).write_text(json.dumps({"tracker": tracker}))
 
 
 def time_clip(workdir: Path, clip: Path, boxes: Path, passes: int, use_gnn: bool) -> dict:
@@ -81,8 +83,8 @@ def time_clip(workdir: Path, clip: Path, boxes: Path, passes: int, use_gnn: bool
     from gnnpose_jax.tracking.tracker import OnlineTracker
     from gnnpose_jax.tracking.video import FrameSource
 
-    config = tracker_config_for(workdir)
     models = load_models(workdir, use_gnn=use_gnn)
+    config = tracker_config_for(workdir, models.gnn_spec)
     source = FrameSource(clip)
     sequence = source.as_sequence()
     images = list(source)
@@ -131,7 +133,7 @@ def time_track_command(clip: Path, yolox_pth: Path, hrnet_pth: Path | None,
     boxes = detector_boxes(PersonDetector(*load_detector(yolox_pth)))
     use_gnn = gnn_workdir is not None
     models = load_models(gnn_workdir, use_gnn=use_gnn, hrnet=hrnet_pth)
-    config = tracker_config(PERMISSIVE)
+    config = tracker_config(PERMISSIVE, models.gnn_spec)
     source = FrameSource(clip)
     sequence = source.as_sequence()
     totals = collections.Counter()
@@ -151,8 +153,8 @@ def time_split(workdir: Path, data: Path, split: str, use_gnn: bool) -> dict:
     from gnnpose_jax.tracking.config import tracker_config_for
     from gnnpose_jax.tracking.split import box_source, load_models, read_split, track_split
 
-    config = tracker_config_for(workdir)
     models = load_models(workdir, use_gnn=use_gnn)
+    config = tracker_config_for(workdir, models.gnn_spec)
     sequences = read_split(data, split)
     boxes = box_source(data, split, sequences, "detections", None)
     track_split(models, config, data, sequences, boxes, use_gnn, desc="warm-up")

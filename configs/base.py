@@ -8,6 +8,8 @@ gaps the paper leaves open (docs/method.md).
         --config.hrnet.checkpoint=runs/pt18_hrnet_w48/hrnet
 """
 
+import dataclasses
+
 import ml_collections
 
 
@@ -155,20 +157,19 @@ def get_config() -> ml_collections.ConfigDict:
     # Validate once before the first step of a fresh run.
     config.eval_at_start = True
     config.progress_bar = True
-    # The online tracker (evaluate.py tracker mode, python -m gnnpose_jax.track); METHOD.md
-    # section 1 defaults. Changing these never invalidates a training checkpoint.
-    config.tracker = ml_collections.ConfigDict()
-    config.tracker.history = 3
-    config.tracker.joint_threshold = 0.2
-    config.tracker.new_track_score = 0.3
-    config.tracker.keep_score = 0.3
-    config.tracker.max_misses = 3
-    config.tracker.oks_gate = 0.3
-    config.tracker.merge = "weighted"  # "weighted", "max" or "hrnet_only"
-    config.tracker.merge_agree = 0.1
-    # Scale an unmatched prediction's joint scores by its track's last mean joint score [ours].
-    config.tracker.recovered_confidence = False
-    config.tracker.nms_oks = 0.9
-    config.tracker.min_box_score = 0.0
-    config.tracker.output_thresholds = 0.2
+    # The online tracker (evaluate.py tracker mode, python -m gnnpose_jax.track): every field of
+    # `tracking.tracker.TrackerConfig` (documented there) at its default, METHOD.md section 1,
+    # except n and tau_joint, which the tracker takes from the GNN export (gnn.history,
+    # gnn.joint_threshold; `tracking.config`). Changing these never invalidates a training
+    # checkpoint.
+    config.tracker = ml_collections.ConfigDict(tracker_defaults())
     return config.lock()
+
+
+def tracker_defaults() -> dict:
+    """`TrackerConfig`'s defaults, less the settings the tracker takes from the GNN export."""
+    from gnnpose_jax.tracking.config import FROM_GNN
+    from gnnpose_jax.tracking.tracker import TrackerConfig
+
+    defaults = dataclasses.asdict(TrackerConfig())
+    return {k: v for k, v in defaults.items() if k not in FROM_GNN}

@@ -155,7 +155,8 @@ def main() -> None:
     use_gnn = args.run is not None and not args.no_gnn
     models = load_models(args.run, use_gnn=use_gnn, hrnet=args.hrnet, joint_layout=args.joints)
     print(f"poses: {models.pose.describe()}", flush=True)
-    config = tracker_config_for(args.run) if args.run is not None else TrackerConfig()
+    config = (tracker_config_for(args.run, models.gnn_spec) if args.run is not None
+              else TrackerConfig())
     stats = track_video(source, sequence, models, config, boxes_for, args.render, args.output,
                         use_gnn, args.format)
     shares = ", ".join(f"{k[8:]} {v:.1f} s" for k, v in stats.items() if k.startswith("seconds_"))

@@ -15,7 +15,7 @@ from gnnpose_jax.data import posetrack, synthetic
 from gnnpose_jax.graphs import CandidateGrid, GraphSpec, batch_graphs, build_graph, graph_budget
 from gnnpose_jax.models import hrnet
 from gnnpose_jax.models.gnn import GnnConfig, GnnPose
-from gnnpose_jax.training.export import export_gnn
+from gnnpose_jax.models.run_folder import export_gnn
 
 ROOT = Path(__file__).resolve().parents[1]
 INPUT_HW = (64, 64)

@@ -21,12 +21,13 @@ import pytest
 
 from gnnpose_jax.data import pipeline, transforms
 from gnnpose_jax.errors import CheckpointError, ConfigError, DataError
+from gnnpose_jax.models import run_folder
+from gnnpose_jax.models.gnn_io import CropSettings
 from gnnpose_jax.models.hrnet import load_hrnet
 from gnnpose_jax.training import (
     accuracy,
     checkpoints,
     distributed,
-    export,
     gnn_mode,
     guard,
     hrnet_mode,
@@ -341,7 +342,7 @@ def test_hrnet_run_logs_validates_checkpoints_and_exports(hrnet_run):
     losses = {r["step"]: r["val/loss"] for r in val if r["step"] > 0}
     assert best == min(losses, key=losses.get)
     assert sorted(kept) == sorted({6, best})
-    module, variables = load_hrnet(workdir / export.HRNET_EXPORT)
+    module, variables = load_hrnet(workdir / run_folder.HRNET_EXPORT)
     assert module.config.width == 4
     assert jax.tree.structure(variables["params"]) == jax.tree.structure(final.params)
 
@@ -355,7 +356,7 @@ def test_resuming_with_another_config_is_refused(hrnet_run):
 
 def test_gnn_run_on_the_exported_hrnet(hrnet_run, tmp_path, monkeypatch):
     hrnet_dir, _, _ = hrnet_run
-    config = _config("synthetic_gnn", hrnet__checkpoint=str(hrnet_dir / export.HRNET_EXPORT),
+    config = _config("synthetic_gnn", hrnet__checkpoint=str(hrnet_dir / run_folder.HRNET_EXPORT),
                      data__root=str(hrnet_dir / "synthetic_world"), gnn__hidden=16,
                      num_train_steps=4, eval_every_steps=4)
     # Graphs are padded to one budget, so the step compiles once whatever the windows hold.
@@ -364,14 +365,16 @@ def test_gnn_run_on_the_exported_hrnet(hrnet_run, tmp_path, monkeypatch):
     val = [r for r in read_metrics(tmp_path) if "val/loss" in r]
     assert [r["step"] for r in val] == [0, 4]
     assert {"val/pckh", "val/candidate_accuracy"} <= set(val[-1])
-    module, variables, meta = export.load_gnn(tmp_path / export.GNN_EXPORT)
-    assert meta["config"] == gnn_mode.gnn_config(config)
-    chex.assert_trees_all_equal(variables["params"], final.params)
+    gnn = run_folder.load_gnn(tmp_path / run_folder.GNN_EXPORT)
+    assert gnn.module.config == gnn_mode.gnn_config(config)
+    windows = inputs.window_config(config)
+    assert gnn.crops == CropSettings(windows.input_hw, windows.box_enlarge, windows.track_enlarge)
+    chex.assert_trees_all_equal(gnn.variables["params"], final.params)
 
 
 def test_gnn_run_with_hrnet_estimated_history(hrnet_run, tmp_path):
     hrnet_dir, _, _ = hrnet_run
-    settings = dict(hrnet__checkpoint=str(hrnet_dir / export.HRNET_EXPORT),
+    settings = dict(hrnet__checkpoint=str(hrnet_dir / run_folder.HRNET_EXPORT),
                     data__root=str(hrnet_dir / "synthetic_world"), gnn__hidden=16,
                     gnn__history_source="hrnet", num_train_steps=2, eval_every_steps=2)
     # The 6-step HRNet's heatmap peaks are tiny: no estimated joint passes tau_joint = 0.2.
@@ -390,7 +393,7 @@ def test_gnn_run_with_hrnet_estimated_history(hrnet_run, tmp_path):
     assert cache["poses"].shape == (len(expected), 17, 3)
     with pytest.raises(ConfigError, match="history_source"):
         train_and_evaluate(_config("synthetic_gnn", gnn__history_source="detector",
-                                   hrnet__checkpoint=str(hrnet_dir / export.HRNET_EXPORT),
+                                   hrnet__checkpoint=str(hrnet_dir / run_folder.HRNET_EXPORT),
                                    data__root=str(hrnet_dir / "synthetic_world")),
                            tmp_path / "bad")
 

@@ -1,6 +1,10 @@
-"""Reading a trained GNN: its JSON description and variables (written by `training.export`).
+"""The GNN export's format: `gnn.json` (architecture, graph and crop settings) and Orbax
+variables, written by `models.run_folder.export_gnn`.
 
 Lives beside the model so that the tracker can load a GNN without importing training code.
+The export holds every setting inference must repeat of training: the graph spec (n, τ_joint,
+the candidate grid, the decode radius, in `GnnConfig.graph`) and how the crops were cut
+(`CropSettings`: input size and enlargements).
 """
 
 from __future__ import annotations
@@ -11,13 +15,54 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gnnpose_jax.data.transforms import BOX_ENLARGE
+from gnnpose_jax.data.windows import TRACK_ENLARGE
 from gnnpose_jax.errors import CheckpointError
 from gnnpose_jax.graphs import CandidateGrid, GraphSpec
 from gnnpose_jax.models.gnn import GnnConfig, GnnPose
 
 GNN_JSON = "gnn.json"
-GNN_FORMAT = "gnnpose_jax.gnn/1"
+GNN_FORMAT = "gnnpose_jax.gnn/2"
+#: Read too: exports without `crops` (their crops used the default enlargements).
+OLD_GNN_FORMATS = ("gnnpose_jax.gnn/1",)
 ORBAX_DIR = "variables"
+
+
+@dataclasses.dataclass(frozen=True)
+class CropSettings:
+    """How the GNN's training windows cut their crops, which inference repeats (`data.windows`).
+
+    Attributes:
+      input_hw: (H, W) of the crops.
+      box_enlarge: enlargement of a history pose's box (a detection crop).
+      track_enlarge: extra enlargement of the current crop around the last pose.
+    """
+
+    input_hw: tuple[int, int]
+    box_enlarge: float = BOX_ENLARGE
+    track_enlarge: float = TRACK_ENLARGE
+
+
+@dataclasses.dataclass(frozen=True)
+class GnnExport:
+    """A loaded GNN export: what the tracker needs to run the GNN as it was trained.
+
+    Attributes:
+      module: the `GnnPose`; `module.config.graph` is its `GraphSpec`.
+      variables: `{"params"}`.
+      crops: how its crops are cut.
+      hrnet_checkpoint: the frozen HRNet whose features it was trained on.
+    """
+
+    module: GnnPose
+    variables: Any
+    crops: CropSettings
+    hrnet_checkpoint: Path
+
+    @property
+    def spec(self) -> GraphSpec:
+        """The graph settings: n, τ_joint, the candidate grid and the decode radius."""
+        return self.module.config.graph
 
 
 def gnn_config_to_json(config: GnnConfig) -> dict[str, Any]:
@@ -57,15 +102,43 @@ def ignore_orphaned_reads() -> None:
     sys.unraisablehook = hook
 
 
-def load_gnn(directory: str | Path) -> tuple[GnnPose, dict[str, Any], dict[str, Any]]:
+def write_gnn(path: Path, config: GnnConfig, params: Any, hrnet_checkpoint: str | Path,
+              crops: CropSettings) -> None:
+    """Writes a GNN export's files into the new folder `path` (`run_folder.export_gnn` stages it).
+
+    Args:
+      path: the folder to create.
+      config: the architecture and graph settings.
+      params: the trained parameters (host).
+      hrnet_checkpoint: the frozen HRNet it was trained on.
+      crops: how its training crops were cut.
+    """
+    import orbax.checkpoint as ocp
+
+    path.mkdir()
+    with ocp.StandardCheckpointer() as ckptr:
+        ckptr.save(path / ORBAX_DIR, {"params": params})
+    meta = {"format": GNN_FORMAT, "config": gnn_config_to_json(config),
+            "hrnet_checkpoint": str(Path(hrnet_checkpoint).absolute()),
+            "input_hw": list(crops.input_hw),
+            "crops": {"box_enlarge": crops.box_enlarge, "track_enlarge": crops.track_enlarge}}
+    (path / GNN_JSON).write_text(json.dumps(meta, indent=2) + "\n")
+
+
+def crops_from_json(meta: dict[str, Any]) -> CropSettings:
+    """The `CropSettings` of a `gnn.json`; an export without `crops` has the default ones."""
+    h, w = meta["input_hw"]
+    return CropSettings((int(h), int(w)), **{k: float(v) for k, v in meta.get("crops", {}).items()})
+
+
+def load_gnn(directory: str | Path) -> GnnExport:
     """Reads a GNN export.
 
     Args:
       directory: a folder written by `export_gnn` (WORKDIR/gnn of a GNN-mode run).
 
     Returns:
-      (module, variables, meta): `module.apply(variables, graphs, features)` gives the
-      logits; `meta` holds `config`, `hrnet_checkpoint` and `input_hw`.
+      The export: `export.module.apply(export.variables, graphs, features)` gives the logits.
 
     Raises:
       CheckpointError: not a GNN export, or a malformed or incomplete one.
@@ -79,9 +152,11 @@ def load_gnn(directory: str | Path) -> tuple[GnnPose, dict[str, Any], dict[str, 
                               f"{ORBAX_DIR}/ inside, written by a GNN-mode train.py run)")
     try:
         meta = json.loads(meta_path.read_text())
-        if meta.get("format") != GNN_FORMAT:
+        if meta.get("format") not in (GNN_FORMAT, *OLD_GNN_FORMATS):
             raise ValueError(f"format {meta.get('format')!r}, expected {GNN_FORMAT!r}")
-        meta["config"] = gnn_config_from_json(meta["config"])
+        config = gnn_config_from_json(meta["config"])
+        crops = crops_from_json(meta)
+        hrnet_checkpoint = Path(meta["hrnet_checkpoint"])
     except (ValueError, KeyError, TypeError) as e:
         raise CheckpointError(f"{meta_path}: malformed ({e})") from None
     try:
@@ -92,4 +167,4 @@ def load_gnn(directory: str | Path) -> tuple[GnnPose, dict[str, Any], dict[str, 
         reason = str(e).splitlines()[0].split(" [tensorstore_spec=")[0]
         raise CheckpointError(f"{directory}: GNN export is damaged or incomplete, cannot read "
                               f"{ORBAX_DIR}/ ({reason}); export it again or retrain") from None
-    return GnnPose(meta["config"]), variables, meta
+    return GnnExport(GnnPose(config), variables, crops, hrnet_checkpoint)

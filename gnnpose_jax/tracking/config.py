@@ -1,4 +1,12 @@
-"""The tracker's thresholds from a run config's `tracker` section (or a workdir's config.json)."""
+"""The tracker's thresholds from a run config's `tracker` section (or a workdir's config.json).
+
+n and τ_joint are the GNN's: when the run has a GNN export, the tracker takes them from its graph
+settings (`gnn.history`, `gnn.joint_threshold` of its training run), so the tracker keeps as
+much history as the GNN reads and counts the joints the GNN counts. The configs have no
+`tracker.history` or `tracker.joint_threshold`; a section that still names them (the
+config.json of an older run) must agree with the export. Without a GNN export they keep
+`TrackerConfig`'s defaults unless the section sets them.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +17,27 @@ from pathlib import Path
 from typing import Any
 
 from gnnpose_jax.errors import ConfigError
+from gnnpose_jax.graphs import GraphSpec
+from gnnpose_jax.models.run_folder import CONFIG_JSON
 from gnnpose_jax.tracking.tracker import TrackerConfig
 
-CONFIG_JSON = "config.json"
+#: Tracker settings that are the GNN export's graph settings of the same name.
+FROM_GNN = ("history", "joint_threshold")
 
 
-def tracker_config(section: Mapping[str, Any] | None, **overrides) -> TrackerConfig:
-    """`TrackerConfig` from a config's `tracker` section; unknown keys are an error."""
+def tracker_config(section: Mapping[str, Any] | None, gnn: GraphSpec | None = None,
+                   **overrides) -> TrackerConfig:
+    """`TrackerConfig` from a config's `tracker` section; unknown keys are an error.
+
+    Args:
+      section: the `tracker` section (None: defaults).
+      gnn: the graph settings of the run's GNN export, if it has one: n and τ_joint come
+        from them.
+      **overrides: settings replacing the section's.
+
+    Raises:
+      ConfigError: an unknown key, or an n or τ_joint other than the GNN export's.
+    """
     values = dict(section or {})
     values.update(overrides)
     fields = {f.name for f in dataclasses.fields(TrackerConfig)}
@@ -23,18 +45,27 @@ def tracker_config(section: Mapping[str, Any] | None, **overrides) -> TrackerCon
     if unknown:
         raise ConfigError(f"tracker.{unknown[0]}: no such tracker setting (valid: "
                           f"{', '.join(sorted(fields))})")
+    if gnn is not None:
+        for key in FROM_GNN:
+            if key in values and values[key] != getattr(gnn, key):
+                raise ConfigError(
+                    f"tracker.{key} {values[key]!r} contradicts the GNN export's "
+                    f"{getattr(gnn, key)!r} (gnn.{key} of its training run); the tracker "
+                    f"takes it from the export: drop tracker.{key}")
+            values[key] = getattr(gnn, key)
     if isinstance(values.get("output_thresholds"), list):
         values["output_thresholds"] = tuple(values["output_thresholds"])
     return TrackerConfig(**values)
 
 
-def tracker_config_for(workdir: str | Path) -> TrackerConfig:
-    """The tracker settings stored with a training run (defaults where it has none)."""
+def tracker_config_for(workdir: str | Path, gnn: GraphSpec | None = None) -> TrackerConfig:
+    """The tracker settings stored with a training run (defaults where it has none), with n
+    and τ_joint from `gnn`, the graph settings of its GNN export (see `tracker_config`)."""
     path = Path(workdir) / CONFIG_JSON
-    if not path.is_file():
-        return TrackerConfig()
-    try:
-        stored = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as e:
-        raise ConfigError(f"{path}: malformed ({e})") from None
-    return tracker_config(stored.get("tracker"))
+    stored = {}
+    if path.is_file():
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as e:
+            raise ConfigError(f"{path}: malformed ({e})") from None
+    return tracker_config(stored.get("tracker"), gnn)

@@ -1,8 +1,10 @@
 """The GNN as the tracker's `PosePredictor` (METHOD.md section 1 step 3, section 2).
 
-Crops follow the training windows exactly (`data.windows`): a history frame's crop is its
-emitted pose's box enlarged 1.25 (a detection crop), and the current crop is the last pose's box
-enlarged 1.25 × 1.2 (`windows.track_crop_region`). HRNet features of history crops are computed
+Crops follow the training windows exactly (`data.windows`), with the crop settings the GNN
+export stores (`CropSettings`): a history frame's crop is its emitted pose's box enlarged
+`box_enlarge` (a detection crop, 1.25 by default), and the current crop is the last pose's box
+enlarged `box_enlarge × track_enlarge` (1.25 × 1.2, `windows.track_crop_region`), both at the
+export's input size. HRNet features of history crops are computed
 once, when the pose is emitted (`observe`), and cached for n frames. Tracks are batched into
 padded graphs of a fixed budget, so a video compiles the GNN once.
 """
@@ -23,6 +25,7 @@ from gnnpose_jax.graphs import (
     graph_budget,
     grid_to_image_affines,
 )
+from gnnpose_jax.models.gnn_io import CropSettings, GnnExport
 from gnnpose_jax.models.topdown import TopDownEstimator, padded_size
 from gnnpose_jax.tracking.tracker import Pose, Track, TrackedPose
 
@@ -41,11 +44,14 @@ class GnnPredictor:
       spec: the graph settings the GNN was trained with.
       max_tracks: the most graphs per jitted call (fewer tracks are padded to the next power
         of two, `padded_size`); more tracks are processed in several calls.
+      crops: how the GNN's training crops were cut; None: at the estimator's input size with
+        the default enlargements.
     """
 
     def __init__(self, estimator: TopDownEstimator, gnn_module, gnn_variables, spec: GraphSpec,
-                 max_tracks: int = 16):
+                 max_tracks: int = 16, crops: CropSettings | None = None):
         self.estimator, self.spec, self.max_tracks = estimator, spec, max_tracks
+        self.crops = crops or CropSettings(estimator.input_hw)
         self.budget = graph_budget(spec, max_tracks)
         self._budgets = {}  # padded track count -> its graph budget
         self.variables = jax.device_put(gnn_variables)
@@ -58,6 +64,13 @@ class GnnPredictor:
         self._forward = jax.jit(forward)
         self._cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
+    @classmethod
+    def from_export(cls, estimator: TopDownEstimator, export: GnnExport, max_tracks: int = 16
+                    ) -> GnnPredictor:
+        """The predictor of a loaded GNN export: its graph and crop settings."""
+        return cls(estimator, export.module, export.variables, export.spec, max_tracks,
+                   export.crops)
+
     def fresh(self) -> GnnPredictor:
         """A predictor for another video: an empty feature cache, the same compiled network."""
         other = copy.copy(self)
@@ -68,20 +81,20 @@ class GnnPredictor:
         return windows.pose_box(pose, self.spec.joint_threshold)
 
     def _features(self, image: np.ndarray, matrices: list[np.ndarray]) -> np.ndarray:
-        hw = self.estimator.input_hw
+        hw = self.crops.input_hw
         crops = np.stack([transforms.normalize_image(transforms.warp_crop(image, m, hw))
                           for m in matrices])
         return self.estimator.run(crops)[1]
 
     def observe(self, image: np.ndarray, frame_index: int, outputs: list[TrackedPose]) -> None:
         """Caches the history-crop features of every emitted pose of this frame."""
-        hw = self.estimator.input_hw
+        hw, enlarge = self.crops.input_hw, self.crops.box_enlarge
         matrices, keys = [], []
         for out in outputs:
             pose = _pose_array(out.pose)
             if (pose[:, 2] >= self.spec.joint_threshold).sum() < 1:
                 continue
-            matrices.append(transforms.box_crop_transform(self._box(pose), hw)[0])
+            matrices.append(transforms.box_crop_transform(self._box(pose), hw, enlarge)[0])
             keys.append((out.track_id, frame_index))
         if matrices:
             for key, m, f in zip(keys, matrices, self._features(image, matrices), strict=True):
@@ -99,7 +112,8 @@ class GnnPredictor:
         return out
 
     def _predict_chunk(self, image, frame_index, tracks) -> list[Pose | None]:
-        spec, hw = self.spec, self.estimator.input_hw
+        spec, crops = self.spec, self.crops
+        hw = crops.input_hw
         n, k = spec.history, spec.num_joints
         graphs, currents, history_feats, usable = [], [], [], []
         for track in tracks:
@@ -120,7 +134,8 @@ class GnnPredictor:
             if not (history[..., 2] >= spec.joint_threshold).any():
                 usable.append(False)
                 continue
-            center, scale = windows.track_crop_region(last, hw, threshold=spec.joint_threshold)
+            center, scale = windows.track_crop_region(
+                last, hw, crops.box_enlarge * crops.track_enlarge, spec.joint_threshold)
             current = transforms.get_affine_transform(center, scale, 0.0, (hw[1], hw[0]))
             graphs.append(build_graph(spec, history, affines, current, self._box(last)))
             currents.append(current)

@@ -19,7 +19,10 @@ from tqdm import tqdm
 from gnnpose_jax.data import posetrack
 from gnnpose_jax.data.types import Sequence
 from gnnpose_jax.errors import CheckpointError, DataError
+from gnnpose_jax.graphs import GraphSpec
+from gnnpose_jax.models.gnn_io import GnnExport
 from gnnpose_jax.models.pretrained import PoseNetwork, load_pose_network
+from gnnpose_jax.models.run_folder import GNN_EXPORT, HRNET_EXPORT, load_gnn
 from gnnpose_jax.models.topdown import TopDownEstimator
 from gnnpose_jax.tracking.run import (
     check_detections_match,
@@ -33,24 +36,28 @@ from gnnpose_jax.tracking.run import (
 from gnnpose_jax.tracking.tracker import OnlineTracker, TrackerConfig
 from gnnpose_jax.tracking.video import Renderer
 
-HRNET_EXPORT, GNN_EXPORT = "hrnet", "gnn"
-
 
 class TrackerModels:
     """The networks a tracker runs: HRNet always, the GNN unless disabled.
 
     Args:
       estimator: the pose estimator.
-      gnn: (module, variables, graph spec, max tracks), or None.
+      gnn: the run's GNN export when the GNN runs, else None.
       gnn_features: the HRNet the GNN was trained on, when it is not `estimator`'s: the GNN's
         crop features come from it.
       pose: what `estimator` runs (for the log).
+      max_tracks: the most tracks per GNN call.
+      gnn_spec: the graph settings of the run's GNN export, also when the GNN does not run
+        (the baseline of a GNN run): the tracker's n and τ_joint
+        (`tracking.config.tracker_config`).
     """
 
-    def __init__(self, estimator: TopDownEstimator, gnn=None,
-                 gnn_features: TopDownEstimator | None = None, pose: PoseNetwork | None = None):
+    def __init__(self, estimator: TopDownEstimator, gnn: GnnExport | None = None,
+                 gnn_features: TopDownEstimator | None = None, pose: PoseNetwork | None = None,
+                 max_tracks: int = 16, gnn_spec: GraphSpec | None = None):
         self.estimator, self.gnn, self.gnn_features = estimator, gnn, gnn_features
-        self.pose = pose
+        self.pose, self.max_tracks = pose, max_tracks
+        self.gnn_spec = gnn.spec if gnn is not None else gnn_spec
         self._predictor = None
 
     def predictor(self):
@@ -64,9 +71,8 @@ class TrackerModels:
         if self._predictor is None:
             from gnnpose_jax.tracking.gnn_predictor import GnnPredictor
 
-            module, variables, spec, max_tracks = self.gnn
-            self._predictor = GnnPredictor(self.gnn_features or self.estimator, module,
-                                           variables, spec, max_tracks)
+            self._predictor = GnnPredictor.from_export(self.gnn_features or self.estimator,
+                                                       self.gnn, self.max_tracks)
         return self._predictor.fresh()
 
 
@@ -92,17 +98,15 @@ def load_models(workdir: str | Path | None, use_gnn: bool = True, batch_size: in
       CheckpointError: the workdir holds neither export, the GNN is asked for and absent, or
         a checkpoint is damaged, of the wrong kind or not 17 joints.
     """
-    gnn, run_hrnet = None, None
+    gnn, gnn_spec, run_hrnet = None, None, None
     if workdir is not None:
         workdir = Path(workdir)
         gnn_dir, run_hrnet = workdir / GNN_EXPORT, workdir / HRNET_EXPORT
         if gnn_dir.is_dir():
-            from gnnpose_jax.models.gnn_io import load_gnn
-
-            module, variables, meta = load_gnn(gnn_dir)
-            run_hrnet = Path(meta["hrnet_checkpoint"])
+            export = load_gnn(gnn_dir)
+            run_hrnet, gnn_spec = export.hrnet_checkpoint, export.spec
             if use_gnn:
-                gnn = (module, variables, meta["config"].graph, max_tracks)
+                gnn = export
         elif use_gnn:
             raise CheckpointError(f"{workdir}: no GNN export ({GNN_EXPORT}/); train one with a "
                                   "GNN config, or pass --no-gnn for the baseline")
@@ -121,7 +125,7 @@ def load_models(workdir: str | Path | None, use_gnn: bool = True, batch_size: in
     gnn_features = None
     if gnn is not None and pose.path.resolve() != run_hrnet.resolve():
         gnn_features = estimator(load_pose_network(run_hrnet, default_layout="posetrack"))
-    return TrackerModels(estimator(pose), gnn, gnn_features, pose)
+    return TrackerModels(estimator(pose), gnn, gnn_features, pose, max_tracks, gnn_spec)
 
 
 def read_split(root: Path, split: str) -> list[Sequence]:

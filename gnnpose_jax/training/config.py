@@ -22,8 +22,8 @@ import ml_collections
 
 from gnnpose_jax import atomic
 from gnnpose_jax.errors import CheckpointError, ConfigError
+from gnnpose_jax.models.run_folder import CONFIG_JSON
 
-CONFIG_JSON = "config.json"
 #: Keys that only change how a run is watched or fed, never its numbers: a resumed run may
 #: change them freely.
 RUNTIME_KEYS = ("log_every_steps", "progress_bar", "data.num_workers", "checkpoint_every_steps",

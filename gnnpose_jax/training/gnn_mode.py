@@ -19,10 +19,11 @@ import optax
 from gnnpose_jax.data.joints import NUM_JOINTS
 from gnnpose_jax.errors import ConfigError
 from gnnpose_jax.graphs import CandidateGrid, GraphSpec, batch_graphs, build_graph, graph_budget
+from gnnpose_jax.models import run_folder
 from gnnpose_jax.models.gnn import LOSSES, GnnConfig, GnnPose
 from gnnpose_jax.models.hrnet import HRNet, load_hrnet
 from gnnpose_jax.models.topdown import TopDownEstimator
-from gnnpose_jax.training import export, history, hrnet_mode, inputs, steps
+from gnnpose_jax.training import history, hrnet_mode, inputs, steps
 from gnnpose_jax.training.state import TrainState, create_state, run_once
 from gnnpose_jax.training.task import Task
 
@@ -140,9 +141,11 @@ def build(config: ml_collections.ConfigDict, workdir: Path, per_device_batch: in
                             frozen=frozen, frozen_apply_fn=hrnet.apply)
 
     def write_export(directory: Path, state: TrainState) -> None:
-        """WORKDIR/gnn for `export.load_gnn`."""
-        export.export_gnn(directory / export.GNN_EXPORT, model_config, state.params,
-                          config.hrnet.checkpoint, hrnet_mode.input_hw(config))
+        """WORKDIR/gnn for `run_folder.load_gnn`, with the windows' crop settings."""
+        windows = inputs.window_config(config)
+        run_folder.export_gnn(directory / run_folder.GNN_EXPORT, model_config, state.params,
+                              config.hrnet.checkpoint, windows.input_hw, windows.box_enlarge,
+                              windows.track_enlarge)
 
     return Task(create_state=make_state,
                 train_step=functools.partial(steps.gnn_train_step, **loss),

@@ -12,8 +12,9 @@ import numpy as np
 import optax
 
 from gnnpose_jax.errors import ConfigError
+from gnnpose_jax.models import run_folder
 from gnnpose_jax.models.hrnet import HRNet, HRNetConfig, load_hrnet
-from gnnpose_jax.training import export, inputs, steps
+from gnnpose_jax.training import inputs, steps
 from gnnpose_jax.training.state import TrainState, create_state, run_once
 from gnnpose_jax.training.task import Task
 
@@ -109,7 +110,7 @@ def build(config: ml_collections.ConfigDict, workdir: Path, per_device_batch: in
     def write_export(directory: Path, state: TrainState) -> None:
         """WORKDIR/hrnet in `load_hrnet`'s format."""
         variables = {"params": state.params, "batch_stats": state.batch_stats}
-        export.export_hrnet(directory / export.HRNET_EXPORT, arch, variables, hw)
+        run_folder.export_hrnet(directory / run_folder.HRNET_EXPORT, arch, variables, hw)
 
     return Task(create_state=make_state, train_step=steps.hrnet_train_step,
                 eval_step=steps.hrnet_eval_step, train_loader=train_loader,

@@ -6,7 +6,7 @@ step (`periodic.py`): log (train metrics to TensorBoard and metrics.jsonl), vali
 Before anything is logged or saved, the steps' metrics pass the NaN/Inf guard (`guard.py`).
 A workdir holding a checkpoint is resumed from its latest one: state, base key and data
 iterator position, so the resumed run is the uninterrupted one, bit for bit. At the end the
-network with the lowest validation loss (else the last) is exported (`export.py`).
+network with the lowest validation loss (else the last) is exported (`models/run_folder.py`).
 """
 
 from __future__ import annotations

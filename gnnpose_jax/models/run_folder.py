@@ -1,9 +1,13 @@
-"""Trained networks written for the other tools: WORKDIR/hrnet and WORKDIR/gnn.
+"""The run folder's layout, and the exports of both networks written into it.
 
-- `WORKDIR/hrnet` (HRNet mode): `models.hrnet.save_hrnet`'s format, so `load_hrnet` and GNN-mode
-  runs (`hrnet.checkpoint`) read it.
-- `WORKDIR/gnn` (GNN mode): `gnn.json` (the `GnnConfig`, the frozen HRNet's path and the crop
-  size) and an Orbax checkpoint of `{"params"}` in `variables/`; `load_gnn` reads it.
+A training run's folder (WORKDIR) holds:
+
+- `hrnet/` (HRNet mode): `models.hrnet.save_hrnet`'s format, read by `load_hrnet`,
+  `pretrained.load_pose_network` and GNN-mode runs (`hrnet.checkpoint`);
+- `gnn/` (GNN mode): `models.gnn_io`'s format (`gnn.json` with the architecture, graph and crop
+  settings and the frozen HRNet's path; Orbax `variables/`), read by `load_gnn`;
+- `config.json`: the run config (`training.config.pin_workdir_config`), whose `tracker`
+  section `track` reads.
 
 An export replaces the previous one atomically: the new folder is written beside it and swapped
 in, so a reader never sees half an export. Orbax saves are collective in a multi-process run,
@@ -13,7 +17,6 @@ scratch copy that they delete.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -23,18 +26,18 @@ from typing import Any
 
 import jax
 
+from gnnpose_jax.data.transforms import BOX_ENLARGE
+from gnnpose_jax.data.windows import TRACK_ENLARGE
 from gnnpose_jax.models.gnn import GnnConfig
-from gnnpose_jax.models.gnn_io import (  # noqa: F401  (load_gnn: the reader of exports)
-    GNN_FORMAT,
-    GNN_JSON,
-    ORBAX_DIR,
-    gnn_config_to_json,
-    load_gnn,
-)
+from gnnpose_jax.models.gnn_io import CropSettings, GnnExport, load_gnn, write_gnn
 from gnnpose_jax.models.hrnet import HRNetConfig, save_hrnet
 
 HRNET_EXPORT = "hrnet"
 GNN_EXPORT = "gnn"
+CONFIG_JSON = "config.json"
+
+__all__ = ["CONFIG_JSON", "GNN_EXPORT", "HRNET_EXPORT", "export_gnn", "export_hrnet",
+           "load_gnn", "GnnExport"]
 
 
 def _replace_dir(target: Path, write: Callable[[Path], None]) -> None:
@@ -74,7 +77,8 @@ def export_hrnet(directory: str | Path, config: HRNetConfig, variables: dict[str
 
 
 def export_gnn(directory: str | Path, config: GnnConfig, params: Any, hrnet_checkpoint: str,
-               input_hw: tuple[int, int]) -> None:
+               input_hw: tuple[int, int], box_enlarge: float = BOX_ENLARGE,
+               track_enlarge: float = TRACK_ENLARGE) -> None:
     """Writes (or replaces) a GNN export readable by `load_gnn`.
 
     Args:
@@ -83,17 +87,10 @@ def export_gnn(directory: str | Path, config: GnnConfig, params: Any, hrnet_chec
       params: the trained parameters (host).
       hrnet_checkpoint: the frozen HRNet it was trained on.
       input_hw: the (H, W) of the crops.
+      box_enlarge, track_enlarge: the crop enlargements of its training windows
+        (`data.windows.WindowConfig`).
     """
-    import orbax.checkpoint as ocp
-
-    def write(path: Path) -> None:
-        """The Orbax variables and the JSON description."""
-        path.mkdir()
-        with ocp.StandardCheckpointer() as ckptr:
-            ckptr.save(path / ORBAX_DIR, {"params": jax.device_get(params)})
-        meta = {"format": GNN_FORMAT, "config": gnn_config_to_json(config),
-                "hrnet_checkpoint": str(Path(hrnet_checkpoint).absolute()),
-                "input_hw": list(input_hw)}
-        (path / GNN_JSON).write_text(json.dumps(meta, indent=2) + "\n")
-
-    _replace_dir(Path(directory), write)
+    crops = CropSettings(tuple(input_hw), box_enlarge, track_enlarge)
+    _replace_dir(Path(directory),
+                 lambda path: write_gnn(path, config, jax.device_get(params), hrnet_checkpoint,
+                                        crops))
