@@ -19,6 +19,7 @@ from gnnpose_jax.cli import run_cli
 from gnnpose_jax.data import posetrack, transforms
 from gnnpose_jax.errors import DataError
 from gnnpose_jax.models import hrnet
+from gnnpose_jax.models.pretrained import DEFAULT_INPUT_HW
 from gnnpose_jax.models.topdown import TopDownEstimator
 from gnnpose_jax.viz.draw import draw_pose, track_colour, write_png
 
@@ -27,7 +28,8 @@ DEFAULT_SAMPLES = Path(__file__).resolve().parents[2] / "shared/data/posetrack18
 
 def run_demo(samples: Path, out: Path, checkpoint: Path | None, min_score: float,
              input_hw: tuple[int, int], batch_size: int) -> list[Path]:
-    """Draws HRNet poses for every detection ≥ `min_score` on the samples' frames."""
+    """Draws HRNet poses for every detection ≥ `min_score` on the samples' frames, in crops of
+    the checkpoint's recorded input size (else `input_hw`)."""
     annotations = samples / "annotations/test_posetrack18_val.json"
     detections_path = samples / "annotations/test_posetrack18_human_detections.json"
     for path in (annotations, detections_path):
@@ -38,6 +40,7 @@ def run_demo(samples: Path, out: Path, checkpoint: Path | None, min_score: float
         print("HRNet-W32 with random weights (pass --checkpoint for real ones)")
     else:
         module, variables = hrnet.load_hrnet(checkpoint)
+        input_hw = tuple(hrnet.read_hrnet_json(checkpoint).get("input_hw") or input_hw)
     estimator = TopDownEstimator(module, variables, input_hw, batch_size)
     detections = posetrack.read_detections(detections_path)
     out.mkdir(parents=True, exist_ok=True)
@@ -71,7 +74,7 @@ def main() -> None:
     parser.add_argument("--min-score", type=float, default=0.5)
     parser.add_argument("--batch-size", type=int, default=8)
     args = parser.parse_args()
-    run_demo(args.samples, args.out, args.checkpoint, args.min_score, (384, 288),
+    run_demo(args.samples, args.out, args.checkpoint, args.min_score, DEFAULT_INPUT_HW,
              args.batch_size)
 
 

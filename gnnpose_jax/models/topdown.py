@@ -65,7 +65,7 @@ class TopDownEstimator:
     Args:
       module: an `HRNet` (or anything whose apply returns `heatmaps` and `features`).
       variables: its variables.
-      input_hw: network input `(H, W)`.
+      input_hw: network input `(H, W)`, the size it was trained at (its export records it).
       batch_size: the most crops per jitted call; a frame's last chunk is padded to the next
         power of two (`padded_size`).
       flip_test: average with the mirrored crop's heatmaps (METHOD.md section 1 step 2).
@@ -73,8 +73,8 @@ class TopDownEstimator:
         maps its poses into the PoseTrack slots by `joints.coco_to_posetrack`).
     """
 
-    def __init__(self, module, variables, input_hw: tuple[int, int] = (384, 288),
-                 batch_size: int = 8, flip_test: bool = False, joint_layout: str = "posetrack"):
+    def __init__(self, module, variables, input_hw: tuple[int, int], batch_size: int = 8,
+                 flip_test: bool = False, joint_layout: str = "posetrack"):
         self.input_hw, self.batch_size, self.flip_test = tuple(input_hw), batch_size, flip_test
         self.joint_layout = joint_layout
         self.variables = jax.device_put(variables)
