@@ -267,14 +267,25 @@ def init_hrnet(config: HRNetConfig, rng: jax.Array, input_hw: tuple[int, int] = 
     return module, module.init(rng, images, train=False)
 
 
+def _bn_of_conv(conv_path: str) -> str | None:
+    """The Flax path of the BatchNorm that follows a conv, or None for `final_layer`."""
+    head, _, name = conv_path.rpartition("/")
+    prefix = f"{head}/" if head else ""
+    if name == "final_layer":
+        return None
+    if name.startswith("conv") and name[4:].isdigit():
+        return f"{prefix}bn{name[4:]}"
+    if name.endswith("_0"):
+        return f"{prefix}{name[:-2]}_1"
+    raise ValueError(f"no BatchNorm known for conv {conv_path}")
+
+
 def fold_batchnorm(variables: dict[str, Any]) -> dict[str, Any]:
     """Folds every BatchNorm into the conv before it, for `HRNet(fold_bn=True)`.
 
     Each conv `name` followed by BN `bn_name` gets kernel · γ/√(σ²+ε) and bias β − μ·γ/√(σ²+ε).
     """
     from flax import traverse_util
-
-    from gnnpose_jax.models.hrnet_convert import bn_of_conv
 
     params = traverse_util.flatten_dict(variables["params"], sep="/")
     stats = traverse_util.flatten_dict(variables["batch_stats"], sep="/")
@@ -285,7 +296,7 @@ def fold_batchnorm(variables: dict[str, Any]) -> dict[str, Any]:
             if path.rsplit("/", 1)[-1] == "final_layer":
                 folded[key] = value
             continue
-        bn = bn_of_conv(path)
+        bn = _bn_of_conv(path)
         if bn is None:  # final_layer
             folded[key] = value
             continue

@@ -20,19 +20,6 @@ from gnnpose_jax.models.torch_layout import listed, state_dict_to_variables, var
 _MMPOSE_PREFIXES = (("backbone.", ""), ("keypoint_head.", ""), ("head.", ""), ("module.", ""))
 
 
-def bn_of_conv(conv_path: str) -> str | None:
-    """The Flax path of the BatchNorm that follows a conv, or None for `final_layer`."""
-    head, _, name = conv_path.rpartition("/")
-    prefix = f"{head}/" if head else ""
-    if name == "final_layer":
-        return None
-    if m := re.fullmatch(r"conv(\d+)", name):
-        return f"{prefix}bn{m.group(1)}"
-    if name.endswith("_0"):
-        return f"{prefix}{name[:-2]}_1"
-    raise ValueError(f"no BatchNorm known for conv {conv_path}")
-
-
 def normalise_keys(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Strips MMPose (`backbone.`, `keypoint_head.`, `head.`) and DataParallel prefixes and
     drops `num_batches_tracked`."""
