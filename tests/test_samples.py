@@ -15,6 +15,8 @@ from gnnpose_jax.data.topdown_samples import (
 from gnnpose_jax.data.windows import (
     WindowConfig,
     augment_history_pose,
+    current_crop_matrix,
+    history_crop_matrix,
     make_window,
     pose_box,
     track_crop_region,
@@ -316,3 +318,17 @@ def test_window_needs_a_history_pose():
     images, poses = _track(rng)
     with pytest.raises(ValueError, match="no history pose"):
         make_window(images, [poses[0], None, None, None], rng, WindowConfig(input_hw=INPUT_HW))
+
+
+@pytest.mark.parametrize("which", ["history", "current"])
+@pytest.mark.parametrize("scale", [1.0, 1.3])
+def test_window_crop_matrices_centre_and_size_the_pose_box(which, scale):
+    # A tall pose box (60 x 200 about (130, 150)): the 3:4 crop is as high as the enlarged box.
+    pose = np.zeros((NUM_JOINTS, 3))
+    pose[:4] = [[100, 50, 0.9], [160, 250, 0.9], [130, 150, 0.9], [300, 300, 0.1]]
+    crop = history_crop_matrix if which == "history" else current_crop_matrix
+    matrix = crop(pose, (64, 48), 1.5, threshold=0.2, scale=scale)
+    half_height = 100 * 1.5 * scale
+    np.testing.assert_allclose(transforms.apply_affine(
+        np.array([[130.0, 150.0], [130.0, 150.0 + half_height]]), matrix),
+        [[24.0, 32.0], [24.0, 64.0]], atol=1e-9)

@@ -152,6 +152,37 @@ def track_crop_region(pose: np.ndarray, input_hw: tuple[int, int],
     return transforms.box_to_center_scale(box, input_hw[1] / input_hw[0], enlarge)
 
 
+def history_crop_matrix(pose: np.ndarray, input_hw: tuple[int, int], enlarge: float,
+                        threshold: float = 0.0, min_side: float = 8.0, scale: float = 1.0
+                        ) -> np.ndarray:
+    """(2, 3) matrix of a history frame's crop: the pose's box enlarged like a detection's.
+
+    Training windows (`make_window`) and the tracker's GNN predictor both cut crops with it.
+
+    Args:
+      pose: (K, 3) [x, y, score] the pose of that frame.
+      input_hw: (H, W) of the crop.
+      enlarge: the box enlargement.
+      threshold, min_side: of `pose_box`.
+      scale: multiplies the crop size (training's scale augmentation).
+    """
+    in_h, in_w = input_hw
+    center, size = transforms.box_to_center_scale(pose_box(pose, threshold, min_side),
+                                                  in_w / in_h, enlarge)
+    return transforms.get_affine_transform(center, size * scale, 0.0, (in_w, in_h))
+
+
+def current_crop_matrix(pose: np.ndarray, input_hw: tuple[int, int], enlarge: float,
+                        threshold: float = 0.0, min_side: float = 8.0, scale: float = 1.0
+                        ) -> np.ndarray:
+    """(2, 3) matrix of the current frame's crop around a track's last pose
+    (`track_crop_region`; `enlarge` is the total enlargement), for training and the tracker
+    alike; arguments as `history_crop_matrix`."""
+    in_h, in_w = input_hw
+    center, size = track_crop_region(pose, input_hw, enlarge, threshold, min_side)
+    return transforms.get_affine_transform(center, size * scale, 0.0, (in_w, in_h))
+
+
 def window_samples(tracks_by_frame: Mapping[int, Collection[int]], history: int
                    ) -> list[tuple[int, int]]:
     """All samples (t, track) of one sequence.
@@ -253,17 +284,15 @@ def _history_poses(poses: SequenceType[np.ndarray | None], rng: np.random.Genera
 def _crop_matrices(history: np.ndarray, last: int, scale: float, config: WindowConfig
                    ) -> np.ndarray:
     """(T, 2, 3) window-frame -> crop matrices: the track crop at f = 0, pose crops after."""
-    in_h, in_w = config.input_hw
-    regions = {0: track_crop_region(history[last - 1], config.input_hw,
-                                    config.box_enlarge * config.track_enlarge,
-                                    config.box_threshold, config.min_box_side)}
-    for f in range(1, config.history + 1):
-        if history[f - 1, :, 2].max() > config.box_threshold:
-            box = pose_box(history[f - 1], config.box_threshold, config.min_box_side)
-            regions[f] = transforms.box_to_center_scale(box, in_w / in_h, config.box_enlarge)
+    hw, threshold, side = config.input_hw, config.box_threshold, config.min_box_side
     matrices = np.zeros((config.history + 1, 2, 3))
-    for f, (center, size) in regions.items():
-        matrices[f] = transforms.get_affine_transform(center, size * scale, 0.0, (in_w, in_h))
+    matrices[0] = current_crop_matrix(history[last - 1], hw,
+                                      config.box_enlarge * config.track_enlarge, threshold,
+                                      side, scale)
+    for f in range(1, config.history + 1):
+        if history[f - 1, :, 2].max() > threshold:
+            matrices[f] = history_crop_matrix(history[f - 1], hw, config.box_enlarge, threshold,
+                                              side, scale)
     return matrices
 
 

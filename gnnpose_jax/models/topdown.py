@@ -39,12 +39,21 @@ def make_crops(image: np.ndarray, boxes: np.ndarray, input_hw: tuple[int, int],
       input_hw: network input `(H, W)`.
       enlarge: box enlargement before the 3:4 aspect fix.
     """
-    images = np.zeros((len(boxes), *input_hw, 3), np.float32)
+    matrices = np.zeros((len(boxes), 2, 3), np.float64)
     inverse = np.zeros((len(boxes), 2, 3), np.float64)
     for i, box in enumerate(boxes):
-        matrix, inverse[i] = transforms.box_crop_transform(box, input_hw, enlarge)
+        matrices[i], inverse[i] = transforms.box_crop_transform(box, input_hw, enlarge)
+    return Crops(warp_crops(image, matrices, input_hw), inverse)
+
+
+def warp_crops(image: np.ndarray, matrices, input_hw: tuple[int, int]) -> np.ndarray:
+    """The network inputs (N, H, W, 3) float32, normalised, that N (2, 3) image → crop
+    matrices cut from `image` ((H_img, W_img, 3) uint8 RGB): the one crop-and-normalise step
+    of the estimator and the GNN predictor."""
+    images = np.zeros((len(matrices), *input_hw, 3), np.float32)
+    for i, matrix in enumerate(matrices):
         images[i] = transforms.normalize_image(transforms.warp_crop(image, matrix, input_hw))
-    return Crops(images, inverse)
+    return images
 
 
 def padded_size(n: int, limit: int) -> int:

@@ -16,7 +16,7 @@ import copy
 import jax
 import numpy as np
 
-from gnnpose_jax.data import transforms, windows
+from gnnpose_jax.data import windows
 from gnnpose_jax.graphs import (
     GraphSpec,
     batch_graphs,
@@ -26,7 +26,7 @@ from gnnpose_jax.graphs import (
     grid_to_image_affines,
 )
 from gnnpose_jax.models.gnn_io import CropSettings, GnnExport
-from gnnpose_jax.models.topdown import TopDownEstimator, padded_size
+from gnnpose_jax.models.topdown import TopDownEstimator, padded_size, warp_crops
 from gnnpose_jax.tracking.tracker import Pose, Track, TrackedPose
 
 
@@ -81,10 +81,7 @@ class GnnPredictor:
         return windows.pose_box(pose, self.spec.joint_threshold)
 
     def _features(self, image: np.ndarray, matrices: list[np.ndarray]) -> np.ndarray:
-        hw = self.crops.input_hw
-        crops = np.stack([transforms.normalize_image(transforms.warp_crop(image, m, hw))
-                          for m in matrices])
-        return self.estimator.run(crops)[1]
+        return self.estimator.run(warp_crops(image, matrices, self.crops.input_hw))[1]
 
     def observe(self, image: np.ndarray, frame_index: int, outputs: list[TrackedPose]) -> None:
         """Caches the history-crop features of every emitted pose of this frame."""
@@ -94,7 +91,8 @@ class GnnPredictor:
             pose = _pose_array(out.pose)
             if (pose[:, 2] >= self.spec.joint_threshold).sum() < 1:
                 continue
-            matrices.append(transforms.box_crop_transform(self._box(pose), hw, enlarge)[0])
+            matrices.append(windows.history_crop_matrix(pose, hw, enlarge,
+                                                        self.spec.joint_threshold))
             keys.append((out.track_id, frame_index))
         if matrices:
             for key, m, f in zip(keys, matrices, self._features(image, matrices), strict=True):
@@ -134,9 +132,8 @@ class GnnPredictor:
             if not (history[..., 2] >= spec.joint_threshold).any():
                 usable.append(False)
                 continue
-            center, scale = windows.track_crop_region(
+            current = windows.current_crop_matrix(
                 last, hw, crops.box_enlarge * crops.track_enlarge, spec.joint_threshold)
-            current = transforms.get_affine_transform(center, scale, 0.0, (hw[1], hw[0]))
             graphs.append(build_graph(spec, history, affines, current, self._box(last)))
             currents.append(current)
             history_feats.append(feats)
