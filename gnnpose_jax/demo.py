@@ -23,6 +23,7 @@ from pathlib import Path
 
 from gnnpose_jax.cli import run_cli
 from gnnpose_jax.errors import GnnPoseError
+from gnnpose_jax.models.run_folder import HRNET_EXPORT
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,7 +49,7 @@ def run_demo(workdir: Path) -> None:
           ["train.py", "--config", "configs/synthetic_hrnet.py", "--workdir", str(hrnet_dir)])
     _step("2/3 tiny GNN on the frozen HRNet",
           ["train.py", "--config", "configs/synthetic_gnn.py", "--workdir", str(gnn_dir),
-           f"--config.hrnet.checkpoint={hrnet_dir / 'hrnet'}", f"--config.data.root={world}"])
+           f"--config.hrnet.checkpoint={hrnet_dir / HRNET_EXPORT}", f"--config.data.root={world}"])
     _step("3/3 tracking the val split with and without the GNN",
           ["evaluate.py", "--config", "configs/synthetic_gnn.py", "--workdir", str(gnn_dir),
            "--data", str(world), "--compare-baseline", "--output",
