@@ -120,6 +120,9 @@ def load_pose_network(path: str | Path, joint_layout: str | None = None,
                                   f"HRNet is {path / 'hrnet'}; or pass the folder as the run)")
         meta = hrnet.read_hrnet_json(path)
         config, recorded = meta["config"], meta.get("joints")
+        if recorded is not None and recorded not in JOINT_LAYOUTS:
+            raise CheckpointError(f"{path / hrnet.HRNET_JSON}: joints {recorded!r}, expected one "
+                                  f"of {', '.join(JOINT_LAYOUTS)}")
         input_hw = tuple(meta.get("input_hw") or DEFAULT_INPUT_HW)
         _check_joint_count(path, config)
         module, variables = hrnet.load_hrnet(path, fold_bn=True, dtype=dtype)
