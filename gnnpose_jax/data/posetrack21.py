@@ -259,12 +259,4 @@ def write_sequences(seqs: Iterable[Sequence], out_dir: str | os.PathLike) -> lis
     Raises:
       DataError: duplicate names, or see `write_sequence`.
     """
-    seqs = list(seqs)
-    names = [s.name for s in seqs]
-    if len(set(names)) != len(names):
-        dup = next(n for n in names if names.count(n) > 1)
-        raise DataError(f"{out_dir}: two sequences are named {dup!r}")
-    paths = [Path(out_dir) / f"{s.name}.json" for s in seqs]
-    for seq, path in zip(seqs, paths, strict=True):
-        write_sequence(seq, path)
-    return paths
+    return pt.write_sequences(seqs, out_dir, fmt="2021")
