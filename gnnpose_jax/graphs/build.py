@@ -28,14 +28,13 @@ import jraph
 import numpy as np
 
 from gnnpose_jax.data.joints import NUM_JOINTS
+from gnnpose_jax.data.transforms import apply_affine, invert_affine
 from gnnpose_jax.errors import ConfigError
 from gnnpose_jax.graphs.grid import (
     NEIGHBOUR_OFFSETS,
     CandidateGrid,
-    apply_affine,
     candidate_targets,
     image_to_grid_affine,
-    invert_affine,
 )
 
 SPATIAL = 0
@@ -129,12 +128,12 @@ def build_graph(
         np.isfinite(history[..., :2]), axis=-1)
     offsets, slots = np.nonzero(present)  # frame index (0 = t-1) and joint slot, frame-major
     joint_xy = history[offsets, slots, :2]
-    joint_sample = apply_affine(history_affines[offsets], joint_xy)
+    joint_sample = apply_affine(joint_xy[:, None], history_affines[offsets])[:, 0]
     joint_sample = joint_sample / grid.feature_stride
 
     grid_to_image = invert_affine(image_to_grid_affine(current_affine, grid))
     cand_grid_xy = grid.candidate_xy()
-    cand_xy = apply_affine(grid_to_image, cand_grid_xy)
+    cand_xy = apply_affine(cand_grid_xy, grid_to_image)
     cand_sample = cand_grid_xy * grid.stride + grid.offset
 
     num_cand = grid.size
@@ -142,7 +141,7 @@ def build_graph(
     target = np.full(n_j + num_cand, -1, dtype=np.int32)
     if gt is not None:
         gt = np.asarray(gt, dtype=np.float64)
-        gt_grid = apply_affine(image_to_grid_affine(current_affine, grid), gt[:, :2])
+        gt_grid = apply_affine(gt[:, :2], image_to_grid_affine(current_affine, grid))
         target[n_j:] = candidate_targets(
             gt_grid, gt[:, 2] > 0, grid.shape, spec.target_sigma, spec.target_threshold)
 

@@ -19,7 +19,8 @@ import jax.numpy as jnp
 import jraph
 import numpy as np
 
-from gnnpose_jax.graphs.grid import CandidateGrid, image_to_grid_affine, invert_affine
+from gnnpose_jax.data.transforms import invert_affine
+from gnnpose_jax.graphs.grid import CandidateGrid, image_to_grid_affine
 from gnnpose_jax.graphs.layout import candidate_grid_values
 
 

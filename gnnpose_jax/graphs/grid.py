@@ -1,5 +1,9 @@
 """Geometry of the current-frame candidate grid, and the candidate training targets.
 
+Points are mapped through the 2x3 matrices with `data.transforms.apply_affine(points, matrix)`
+and inverted with `data.transforms.invert_affine`, and composed with
+`data.topdown_samples.compose_affine`, the project's one copy of each.
+
 Coordinates (METHOD.md sections 2-3), each as (x, y) with x along the width:
 - image: pixels of the video frame.
 - crop: pixels of an HRNet input crop; a 2x3 affine matrix maps image -> crop.
@@ -16,6 +20,7 @@ import dataclasses
 
 import numpy as np
 
+from gnnpose_jax.data.topdown_samples import compose_affine
 from gnnpose_jax.errors import ConfigError
 
 #: The 8 grid neighbours as (d_row, d_col), in the order every module uses.
@@ -71,28 +76,6 @@ class CandidateGrid:
         return np.stack([cols.ravel(), rows.ravel()], axis=-1).astype(np.float64)
 
 
-def apply_affine(affine: np.ndarray, xy: np.ndarray) -> np.ndarray:
-    """Maps points through 2x3 affine matrices, broadcasting over leading axes.
-
-    Args:
-      affine: (..., 2, 3) matrices.
-      xy: (..., 2) points.
-
-    Returns:
-      (..., 2) mapped points.
-    """
-    a = np.asarray(affine, dtype=np.float64)
-    xy = np.asarray(xy, dtype=np.float64)
-    return (a[..., :2] @ xy[..., None])[..., 0] + a[..., 2]
-
-
-def invert_affine(affine: np.ndarray) -> np.ndarray:
-    """The inverse of a 2x3 affine matrix, as a 2x3 matrix."""
-    a = np.asarray(affine, dtype=np.float64)
-    lin = np.linalg.inv(a[:, :2])
-    return np.concatenate([lin, -(lin @ a[:, 2])[:, None]], axis=1)
-
-
 def crop_to_grid_affine(grid: CandidateGrid) -> np.ndarray:
     """The 2x3 affine from crop pixels to candidate-grid units."""
     scale = 1.0 / (grid.feature_stride * grid.stride)
@@ -102,10 +85,7 @@ def crop_to_grid_affine(grid: CandidateGrid) -> np.ndarray:
 
 def image_to_grid_affine(affine: np.ndarray, grid: CandidateGrid) -> np.ndarray:
     """Composes an image->crop affine with crop->candidate grid, giving image->grid (2, 3)."""
-    to_grid = crop_to_grid_affine(grid)
-    a = np.asarray(affine, dtype=np.float64)
-    return np.concatenate(
-        [to_grid[:, :2] @ a[:, :2], (to_grid[:, :2] @ a[:, 2] + to_grid[:, 2])[:, None]], axis=1)
+    return compose_affine(crop_to_grid_affine(grid), affine)
 
 
 def candidate_targets(
