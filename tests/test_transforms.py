@@ -216,6 +216,16 @@ def test_box_from_keypoints_uses_present_joints_only():
     assert transforms.box_from_keypoints(keypoints, threshold=0.9) == (10.0, 20.0, 20.0, 30.0)
     with pytest.raises(ValueError, match="no joint"):
         transforms.box_from_keypoints(np.zeros((17, 3)))
+    mask = np.array([True, False, False, True])  # a mask replaces the third-column test
+    assert transforms.box_from_keypoints(keypoints[:, :2], present=mask) == (10.0, 50.0, 5.0, 30.0)
+
+
+def test_pose_box_area_is_the_tight_box_area_and_zero_without_joints():
+    from gnnpose_jax.tracking.oks import pose_box_area
+
+    poses = np.array([[[10, 50], [30, 20], [15, 80]], [[1, 1], [2, 2], [3, 3]]], float)
+    present = np.array([[True, True, False], [False, False, False]])
+    np.testing.assert_array_equal(pose_box_area(poses, present), [20.0 * 30.0, 0.0])
 
 
 def test_read_image_rgb_returns_rgb(tmp_path):

@@ -193,8 +193,7 @@ class TopDownTransform(grain.transforms.RandomMap):
         if box[2] <= 0 or box[3] <= 0:
             # 2017 people carry no box; their joints' box stands in.
             present = topdown_samples.annotated(keypoints)
-            box = windows.pose_box(np.concatenate([keypoints[:, :2], present[:, None]], 1),
-                                   0.0, self.min_box_side)
+            box = windows.pose_box(keypoints, min_side=self.min_box_side, present=present)
         return topdown_samples.make_topdown_sample(self.source.image(record), keypoints, box,
                                                    rng, self.config, self.augment)
 

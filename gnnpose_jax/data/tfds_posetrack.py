@@ -48,7 +48,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
 
-from gnnpose_jax.data import posetrack, posetrack21, synthetic
+from gnnpose_jax.data import posetrack, posetrack21, synthetic, transforms
 from gnnpose_jax.data.joints import NUM_JOINTS
 from gnnpose_jax.data.types import Frame, Person, Sequence
 from gnnpose_jax.errors import DataError
@@ -117,11 +117,9 @@ def person_box(person: Person) -> np.ndarray:
     """The person's box `[x, y, w, h]`: the file's, else the tight box of its joints, else 0."""
     if person.box is not None:
         return np.asarray(person.box, dtype=np.float64)
-    present = person.keypoints[person.present, :2]
-    if len(present) == 0:
+    if not person.present.any():
         return np.zeros(_BOX)
-    low, high = present.min(axis=0), present.max(axis=0)
-    return np.concatenate([low, high - low])
+    return np.array(transforms.box_from_keypoints(person.keypoints, present=person.present))
 
 
 def check_fits(frame: Frame, num_detections: int, layout: RecordLayout, src: str) -> None:

@@ -289,13 +289,17 @@ def usable_boxes(boxes: np.ndarray, image_hw: Sequence[int] | None = None) -> np
     return ok
 
 
-def box_from_keypoints(keypoints: np.ndarray, threshold: float = 0.0
-                       ) -> tuple[float, float, float, float]:
-    """Tight box `(x, y, w, h)` around the joints whose third column exceeds `threshold`.
+def box_from_keypoints(keypoints: np.ndarray, threshold: float = 0.0,
+                       present: np.ndarray | None = None) -> tuple[float, float, float, float]:
+    """Tight box `(x, y, w, h)` around a pose's present joints: the project's one copy.
+
+    A joint is present when its third column exceeds `threshold`, or where `present` says so
+    when that mask is given (the keypoints may then be `(K, 2)`).
 
     Args:
-      keypoints: `(K, 3)` rows `[x, y, visibility or score]`.
+      keypoints: `(K, 3)` rows `[x, y, visibility or score]`, or `(K, 2)` with `present`.
       threshold: a joint is present when its third value is above this.
+      present: optional `(K,)` bool mask of the present joints; it replaces the threshold test.
 
     Returns:
       `(x, y, w, h)` in pixels.
@@ -304,10 +308,12 @@ def box_from_keypoints(keypoints: np.ndarray, threshold: float = 0.0
       ValueError: if no joint is present.
     """
     keypoints = np.asarray(keypoints, dtype=np.float64)
-    present = keypoints[keypoints[:, 2] > threshold, :2]
-    if len(present) == 0:
+    if present is None:
+        present = keypoints[:, 2] > threshold
+    points = keypoints[np.asarray(present, bool), :2]
+    if len(points) == 0:
         raise ValueError("box_from_keypoints: no joint is present")
-    low, high = present.min(axis=0), present.max(axis=0)
+    low, high = points.min(axis=0), points.max(axis=0)
     return float(low[0]), float(low[1]), float(high[0] - low[0]), float(high[1] - low[1])
 
 

@@ -111,13 +111,18 @@ class TrackletWindow(NamedTuple):
     frame_matrix: np.ndarray
 
 
-def pose_box(pose: np.ndarray, threshold: float = 0.0, min_side: float = 8.0) -> np.ndarray:
-    """Tight box of a pose's joints scoring above `threshold`, each side at least `min_side`.
+def pose_box(pose: np.ndarray, threshold: float = 0.0, min_side: float = 8.0,
+             present: np.ndarray | None = None) -> np.ndarray:
+    """`transforms.box_from_keypoints`, each side grown to at least `min_side`.
+
+    The crops of windows and of the tracker are cut around this box; `min_side` keeps a pose
+    of one or two joints from giving a degenerate crop.
 
     Args:
-      pose: (K, 3) [x, y, score or visibility-like value].
+      pose: (K, 3) [x, y, score or visibility-like value], or (K, 2) with `present`.
       threshold: joints with a third value above it count.
       min_side: short sides grow about the box centre to this length.
+      present: optional (K,) bool mask of the joints that count, replacing the threshold test.
 
     Returns:
       (4,) float64 [x, y, w, h].
@@ -125,7 +130,7 @@ def pose_box(pose: np.ndarray, threshold: float = 0.0, min_side: float = 8.0) ->
     Raises:
       ValueError: if no joint counts.
     """
-    x, y, w, h = transforms.box_from_keypoints(pose, threshold)
+    x, y, w, h = transforms.box_from_keypoints(pose, threshold, present)
     grow_w, grow_h = max(min_side - w, 0.0), max(min_side - h, 0.0)
     return np.array([x - grow_w / 2, y - grow_h / 2, w + grow_w, h + grow_h])
 
@@ -218,8 +223,7 @@ def augment_history_pose(pose: np.ndarray, rng: np.random.Generator, config: Win
       (K, 3) float64 [x, y, score]; missing joints are (0, 0, 0).
     """
     present = np.any(pose != 0.0, axis=1)
-    _, _, w, h = pose_box(np.concatenate([pose[:, :2], present[:, None]], axis=1), 0.0,
-                          config.min_box_side)
+    _, _, w, h = pose_box(pose, min_side=config.min_box_side, present=present)
     xy = pose[:, :2] + rng.normal(0.0, config.jitter * max(w, h), size=(len(pose), 2))
     kept = present & (rng.random(len(pose)) >= config.dropout)
     if not kept.any():

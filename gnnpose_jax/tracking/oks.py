@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
-from gnnpose_jax.data import joints
+from gnnpose_jax.data import joints, transforms
 
 
 def pose_box_area(keypoints: np.ndarray, present: np.ndarray) -> np.ndarray:
-    """Area of the tight box of each pose's present joints.
+    """Area of the tight box (`transforms.box_from_keypoints`) of each pose's present joints.
 
     Args:
       keypoints: (N, K, 2).
@@ -19,12 +17,12 @@ def pose_box_area(keypoints: np.ndarray, present: np.ndarray) -> np.ndarray:
     Returns:
       (N,) areas in pixels² (0 for poses with fewer than two joints).
     """
-    big = np.where(present[..., None], keypoints, np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: poses without joints
-        lo, hi = np.nanmin(big, axis=1), np.nanmax(big, axis=1)
-    wh = np.nan_to_num(hi - lo)
-    return wh[:, 0] * wh[:, 1]
+    areas = np.zeros(len(keypoints))
+    for i, (pose, mask) in enumerate(zip(keypoints, present, strict=True)):
+        if mask.any():
+            _, _, w, h = transforms.box_from_keypoints(pose, present=mask)
+            areas[i] = w * h
+    return areas
 
 
 def oks_matrix(a: np.ndarray, a_present: np.ndarray, b: np.ndarray, b_present: np.ndarray,

@@ -25,11 +25,9 @@ def to_person(output: TrackedPose, thresholds) -> Person | None:
     present = keypoints[:, 2] > 0
     if not present.any():
         return None
-    pts = keypoints[present, :2]
-    lo, hi = pts.min(0), pts.max(0)
     return Person(keypoints=keypoints, track_id=int(output.track_id),
                   scores=np.where(present, output.pose.scores, 0.0),
-                  box=np.array([*lo, *(hi - lo)]), score=output.pose.score,
+                  box=np.array(transforms.box_from_keypoints(keypoints)), score=output.pose.score,
                   extra={"recovered": bool(output.recovered)})
 
 
@@ -40,7 +38,8 @@ def gt_boxes(frame: Frame, image: np.ndarray | None = None) -> np.ndarray:
         if person.box is not None:
             rows.append([*person.box, 1.0])
         elif person.present.any():
-            rows.append([*transforms.box_from_keypoints(person.keypoints), 1.0])
+            rows.append([*transforms.box_from_keypoints(person.keypoints,
+                                                        present=person.present), 1.0])
     return np.array(rows, np.float64).reshape(-1, 5)
 
 

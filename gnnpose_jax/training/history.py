@@ -49,8 +49,7 @@ def estimate_people(source: Any, estimator: Any, min_joints: int = 1,
             present = topdown_samples.annotated(pose)
             if present.sum() < max(min_joints, 1):
                 continue
-            x, y, w, h = transforms.box_from_keypoints(
-                np.concatenate([pose[:, :2], present[:, None]], axis=1))
+            x, y, w, h = transforms.box_from_keypoints(pose, present=present)
             tracks.append(int(people["track_id"][slot]))
             boxes.append([x, y, max(w, 1.0), max(h, 1.0)])
         if not boxes:
