@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from gnnpose_jax.data import posetrack
+from gnnpose_jax.data import folders, posetrack
 from gnnpose_jax.data.types import Sequence
-from gnnpose_jax.errors import CheckpointError, DataError
+from gnnpose_jax.errors import CheckpointError, ConfigError, DataError
 from gnnpose_jax.graphs import GraphSpec
 from gnnpose_jax.models.gnn_io import GnnExport
 from gnnpose_jax.models.pretrained import PoseNetwork, load_pose_network
@@ -204,7 +204,7 @@ def _counted(images, bar):
 
 
 def dataset_folder(data, workdir: str | Path, override: Path | None = None) -> Path:
-    """The PoseTrack-layout folder to track: `--data`, else where the run config's data live.
+    """The PoseTrack-layout folder to track: `--data`, else `data.folders.posetrack_folder`.
 
     Args:
       data: the run config's `data` section.
@@ -213,10 +213,7 @@ def dataset_folder(data, workdir: str | Path, override: Path | None = None) -> P
     """
     if override is not None:
         return Path(override)
-    if data.source == "tfds":
-        return Path(data.manual_dir or Path(data.root) / "downloads" / "manual")
-    if data.root:
-        return Path(data.root).expanduser()
-    if data.source == "synthetic":
-        return Path(workdir) / "synthetic_world"
-    raise DataError("data.root is empty: pass --data DIR (a PoseTrack-layout folder)")
+    try:
+        return folders.posetrack_folder(data, workdir)
+    except ConfigError as e:
+        raise DataError(f"{e}: pass --data DIR (a PoseTrack-layout folder)") from None

@@ -21,7 +21,7 @@ import jax
 import ml_collections
 import numpy as np
 
-from gnnpose_jax.data import pipeline, synthetic, tfds_posetrack, topdown_samples, windows
+from gnnpose_jax.data import folders, pipeline, synthetic, tfds_posetrack, topdown_samples, windows
 from gnnpose_jax.errors import ConfigError, DataError
 from gnnpose_jax.graphs import GraphSpec, batch_graphs, build_graph, grid_to_image_affines
 from gnnpose_jax.graphs.budget import GraphBudget
@@ -31,24 +31,12 @@ TFDS_BUILDERS = {"posetrack18": tfds_posetrack.Posetrack18,
                  "posetrack17": tfds_posetrack.Posetrack17,
                  "posetrack21": tfds_posetrack.Posetrack21,
                  "synthetic": tfds_posetrack.SyntheticPosetrack}
-#: Where a synthetic world goes when `data.root` is empty.
-DEFAULT_WORLD_DIR = "synthetic_world"
 
 # Eval examples: the sample's fields plus `valid` (False for padding). Module-level names, so
 # that grain worker processes can pickle them.
 TopDownEval = collections.namedtuple("TopDownEval", topdown_samples.TopDownSample._fields
                                      + ("valid",))
 WindowEval = collections.namedtuple("WindowEval", windows.TrackletWindow._fields + ("valid",))
-
-
-def world_root(data: ml_collections.ConfigDict, workdir: str | Path) -> Path:
-    """The dataset folder: `data.root`, or `WORKDIR/synthetic_world` for a synthetic world."""
-    if data.root:
-        return Path(data.root).expanduser()
-    if data.source != "synthetic":
-        raise ConfigError(f"data.root is empty; data.source {data.source!r} needs the dataset "
-                          "folder (a PoseTrack folder, or the TFDS data_dir)")
-    return Path(workdir) / DEFAULT_WORLD_DIR
 
 
 def ensure_synthetic_world(root: Path, data: ml_collections.ConfigDict) -> None:
@@ -97,13 +85,13 @@ def frame_source(data: ml_collections.ConfigDict, split: str, workdir: str | Pat
       DataError: missing or malformed data.
     """
     check_data_config(data)
-    root = world_root(data, workdir)
+    root = folders.data_root(data, workdir)
     if data.source == "synthetic":
         ensure_synthetic_world(root, data)
     if data.source in ("synthetic", "folder"):
         return pipeline.folder_source(root, split)
     builder = tfds_posetrack.prepare(TFDS_BUILDERS[data.tfds_name], root,
-                                     manual_dir=data.manual_dir or None,
+                                     manual_dir=folders.manual_folder(data, workdir),
                                      config=data.tfds_config or None)
     return pipeline.tfds_source(builder, split)
 
