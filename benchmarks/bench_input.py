@@ -36,7 +36,7 @@ def time_world(root: Path, videos: int, frames: int, image_hw: tuple[int, int]) 
     return summary.frames / (time.perf_counter() - start)
 
 
-def time_topdown(source: pipeline.FrameSource, config: TopDownConfig, workers: int,
+def time_topdown(source: pipeline.RecordSource, config: TopDownConfig, workers: int,
                  batch: int, batches: int) -> float:
     """Top-down samples per second after the first batch, with `workers` grain processes."""
     loader = pipeline.LoaderConfig(per_device_batch=batch, num_devices=1, num_workers=workers,

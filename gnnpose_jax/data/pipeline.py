@@ -1,6 +1,6 @@
-"""Grain input pipelines: frame sources, per-person and per-window samples, pmap-shaped batches.
+"""Grain input pipelines: record sources, per-person and per-window samples, pmap-shaped batches.
 
-A `FrameSource` gives random access to frame records (the layout of `tfds_posetrack`) and the
+A `RecordSource` gives random access to frame records (the layout of `tfds_posetrack`) and the
 split's `SequenceIndex`, from a prepared TFDS dataset (`tfds_source`) or straight from a
 PoseTrack folder such as a synthetic world (`folder_source`). The sampling units are small
 integer references, enumerated from the index without decoding a record:
@@ -45,7 +45,7 @@ from gnnpose_jax.data.tfds_posetrack import RecordLayout, SequenceIndex
 from gnnpose_jax.errors import ConfigError, DataError
 
 
-class FrameSource:
+class RecordSource:
     """Random access to one split's frame records (a grain data source), and its index."""
 
     def __init__(self, records: SequenceType[dict[str, Any]], index: SequenceIndex, name: str):
@@ -73,14 +73,14 @@ class FrameSource:
 
     def __repr__(self) -> str:
         """The source's name."""
-        return f"FrameSource({self.name})"
+        return f"RecordSource({self.name})"
 
     def image(self, record: dict[str, Any]) -> np.ndarray:
         """The record's (H, W, 3) uint8 RGB image; DataError naming the path if missing."""
         return transforms.read_image_rgb(self.index.image_root / record["image"].decode())
 
 
-def tfds_source(builder: Any, split: str) -> FrameSource:
+def tfds_source(builder: Any, split: str) -> RecordSource:
     """The split of a prepared `tfds_posetrack` builder, through `as_data_source()`.
 
     Args:
@@ -97,12 +97,12 @@ def tfds_source(builder: Any, split: str) -> FrameSource:
     if split not in sources:
         raise DataError(f"{builder.data_dir}: no split {split!r} (expected one of "
                         f"{', '.join(sorted(sources))})")
-    return FrameSource(sources[split], tfds_posetrack.load_index(builder, split),
+    return RecordSource(sources[split], tfds_posetrack.load_index(builder, split),
                        f"{builder.data_dir} [{split}]")
 
 
 def folder_source(root: str | os.PathLike, split: str, layout: RecordLayout | None = None
-                  ) -> FrameSource:
+                  ) -> RecordSource:
     """A split read straight from a PoseTrack folder (annotations/, images/, detections/).
 
     Args:
@@ -122,7 +122,7 @@ def folder_source(root: str | os.PathLike, split: str, layout: RecordLayout | No
         raise DataError(f"{ann_dir}: folder not found; expected a PoseTrack folder with "
                         f"annotations/{split}/*.json and the images they name")
     plan = tfds_posetrack.SplitPlan(root, split, layout or RecordLayout())
-    return FrameSource(plan, plan.index, f"{root} [{split}]")
+    return RecordSource(plan, plan.index, f"{root} [{split}]")
 
 
 def person_refs(index: SequenceIndex, min_joints: int = 1) -> np.ndarray:
@@ -178,7 +178,7 @@ def _slot_of(record: dict[str, Any], track_id: int) -> int | None:
 class TopDownTransform(grain.transforms.RandomMap):
     """[record, slot] -> `topdown_samples.TopDownSample` (decode, crop, augment, targets)."""
 
-    source: FrameSource
+    source: RecordSource
     config: topdown_samples.TopDownConfig
     augment: bool = True
     min_box_side: float = 8.0
@@ -207,7 +207,7 @@ class WindowTransform(grain.transforms.RandomMap):
     `history_from_estimates`; the pose at t stays the GT target.
     """
 
-    source: FrameSource
+    source: RecordSource
     config: windows.WindowConfig
     augment: bool = True
     estimates: Mapping[tuple[int, int], np.ndarray] | None = None
@@ -335,13 +335,13 @@ def make_loader(refs: np.ndarray, transform: grain.transforms.RandomMap, config:
     return ds
 
 
-def topdown_loader(source: FrameSource, config: topdown_samples.TopDownConfig,
+def topdown_loader(source: RecordSource, config: topdown_samples.TopDownConfig,
                    loader: LoaderConfig, augment: bool = True, min_joints: int = 1
                    ) -> grain.IterDataset:
     """Batches of `TopDownSample` over the source's annotated people.
 
     Args:
-      source: the frame source.
+      source: the record source.
       config: crop, target and augmentation settings.
       loader: batching, shuffling, sharding and workers.
       augment: apply the training augmentation.
@@ -354,12 +354,12 @@ def topdown_loader(source: FrameSource, config: topdown_samples.TopDownConfig,
                        TopDownTransform(source, config, augment), loader, source.name)
 
 
-def window_loader(source: FrameSource, config: windows.WindowConfig, loader: LoaderConfig,
+def window_loader(source: RecordSource, config: windows.WindowConfig, loader: LoaderConfig,
                   augment: bool = True) -> grain.IterDataset:
     """Batches of `TrackletWindow` over the source's (track, t) samples.
 
     Args:
-      source: the frame source (densely labeled sequences give samples).
+      source: the record source (densely labeled sequences give samples).
       config: window settings.
       loader: batching, shuffling, sharding and workers.
       augment: apply the training augmentation.

@@ -20,7 +20,11 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
 class FrameSource:
-    """The frames of a video file, a folder of images or one image, in order, all of one size."""
+    """The frames of a video file, a folder of images or one image, in order, all of one size.
+
+    Not `data.pipeline.RecordSource`: that is random access to a dataset split's annotated
+    frame records for training; this reads raw frames to track.
+    """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)

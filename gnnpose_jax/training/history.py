@@ -25,10 +25,10 @@ Estimates = Mapping[tuple[int, int], np.ndarray]
 
 def estimate_people(source: Any, estimator: Any, min_joints: int = 1,
                     progress: bool = True) -> dict[tuple[int, int], np.ndarray]:
-    """Estimated poses of every labelled person of a frame source.
+    """Estimated poses of every labelled person of a record source.
 
     Args:
-      source: a `pipeline.FrameSource` (records with `people`, `is_labeled`; `image()`).
+      source: a `pipeline.RecordSource` (records with `people`, `is_labeled`; `image()`).
       estimator: a `models.topdown.TopDownEstimator` (`estimate(image, boxes)`).
       min_joints: people with fewer annotated joints are skipped (as windows skip them).
       progress: show a progress bar.

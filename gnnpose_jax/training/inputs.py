@@ -69,8 +69,8 @@ def check_data_config(data: ml_collections.ConfigDict) -> None:
 
 
 def frame_source(data: ml_collections.ConfigDict, split: str, workdir: str | Path
-                 ) -> pipeline.FrameSource:
-    """The frame source of one split, as `data.source` says.
+                 ) -> pipeline.RecordSource:
+    """The record source of one split, as `data.source` says.
 
     Args:
       data: the config's `data` section.
@@ -97,13 +97,13 @@ def frame_source(data: ml_collections.ConfigDict, split: str, workdir: str | Pat
 
 
 class VisibleJointsSource:
-    """A frame source whose people keep only their visible joints (visibility flag > 0).
+    """A record source whose people keep only their visible joints (visibility flag > 0).
 
     HRNet's targets are weighted by visibility (official `joints_vis`): a joint hidden behind
     something nearer has nothing to localise in the crop, so it gets no target.
     """
 
-    def __init__(self, source: pipeline.FrameSource):
+    def __init__(self, source: pipeline.RecordSource):
         """Wraps `source`."""
         self.source = source
         self.index = source.index
@@ -241,7 +241,7 @@ def gnn_loaders(config: ml_collections.ConfigDict, workdir: str | Path, per_devi
       config: the run config.
       workdir: the run's folder.
       per_device_batch: windows per device per step.
-      estimates_for: with `gnn.history_source = "hrnet"`, (frame source, split) -> the
+      estimates_for: with `gnn.history_source = "hrnet"`, (record source, split) -> the
         history estimates of that split (`training.history`).
     """
     data, settings = config.data, window_config(config)
