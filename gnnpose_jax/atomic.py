@@ -12,7 +12,7 @@ import contextlib
 import os
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 
@@ -80,3 +80,49 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+@contextlib.contextmanager
+def atomic_paths(targets: Iterable[str | os.PathLike]) -> Iterator[list[Path]]:
+    """Yields a temporary path per target; all replace their targets if the block succeeds.
+
+    For a result made of several files and folders that must change together. The temporary
+    paths do not exist yet (the block makes each a file or a folder) and keep their target's
+    name; they lie in a hidden staging folder in the targets' common parent. The targets are
+    then replaced one by one, an existing one first moved aside: if a rename fails, those
+    already made are undone and the old targets survive (all or none, short of a crash between
+    the renames). The staging folder, with the old targets, is deleted in every case.
+    """
+    targets = [Path(t).absolute() for t in targets]
+    parent = Path(os.path.commonpath([t.parent for t in targets]))
+    parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        stage = parent / f".{targets[0].name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
+        try:
+            stage.mkdir()
+            break
+        except FileExistsError:
+            continue
+    try:
+        news = []
+        for i, target in enumerate(targets):
+            (stage / str(i)).mkdir()
+            news.append(stage / str(i) / target.name)
+        yield news
+        aside = stage / "old"
+        aside.mkdir()
+        undo = []
+        try:
+            for i, (new, target) in enumerate(zip(news, targets, strict=True)):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if target.exists():
+                    os.replace(target, aside / str(i))
+                    undo.append((aside / str(i), target))
+                os.replace(new, target)
+                undo.append((target, new))
+        except BaseException:
+            for src, dst in reversed(undo):
+                os.replace(src, dst)
+            raise
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)

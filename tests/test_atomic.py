@@ -72,3 +72,46 @@ def test_a_failed_folder_write_leaves_nothing(tmp_path):
 def test_temporaries_keep_the_suffix_last(tmp_path):
     tmp = atomic.temporary_sibling(tmp_path / "video.mp4")
     assert tmp.suffix == ".mp4" and tmp.name.startswith(".video.") and tmp.exists()
+
+
+def test_paths_replace_their_targets_together(tmp_path, umask_022):
+    folder, file = tmp_path / "images" / "val", tmp_path / "detections" / "val.json"
+    folder.mkdir(parents=True)
+    (folder / "old.jpg").write_text("old")
+    with atomic.atomic_paths([folder, file]) as (new_folder, new_file):
+        assert not new_folder.exists() and new_file.name == "val.json"
+        new_folder.mkdir()
+        (new_folder / "new.jpg").write_text("new")
+        new_file.write_text("[]")
+        assert not file.exists()  # nothing changes before the block ends
+    assert [p.name for p in folder.iterdir()] == ["new.jpg"] and file.read_text() == "[]"
+    assert _mode(folder) == 0o755 and _mode(file) == 0o644
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["detections", "images"]  # no staging
+
+
+def test_a_failed_block_or_rename_keeps_every_old_target(tmp_path, monkeypatch):
+    folder, file = tmp_path / "d", tmp_path / "f.json"
+    folder.mkdir()
+    (folder / "x").write_text("old")
+    file.write_text("old")
+
+    def write(new_folder, new_file):
+        new_folder.mkdir()
+        (new_folder / "x").write_text("new")
+        new_file.write_text("new")
+
+    with pytest.raises(RuntimeError), atomic.atomic_paths([folder, file]) as news:
+        write(*news)
+        raise RuntimeError("interrupted")
+    real_replace = os.replace
+
+    def replace(src, dst):  # the last rename, the new file onto its target, fails
+        if dst == file and src.name == "f.json":
+            raise OSError(28, "No space left on device", str(dst))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(OSError, match="No space"), atomic.atomic_paths([folder, file]) as news:
+        write(*news)
+    assert (folder / "x").read_text() == "old" and file.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "f.json"]

@@ -4,6 +4,7 @@ import jax
 import numpy as np
 
 from gnnpose_jax.data import synthetic
+from gnnpose_jax.data.types import Sequence
 from gnnpose_jax.graphs import CandidateGrid, GraphSpec, batch_graphs, build_graph
 from gnnpose_jax.models import hrnet
 from gnnpose_jax.models.gnn import GnnConfig, GnnPose
@@ -19,8 +20,9 @@ TINY = hrnet.HRNetConfig(width=8, stem_channels=16, layer1_blocks=1, layer1_plan
 
 def test_gnn_predictor_tracks_a_synthetic_video_and_compiles_per_bucket():
     assert [padded_size(n, 8) for n in (1, 2, 3, 5, 8, 9)] == [1, 2, 4, 8, 8, 8]
-    sequence, images, _ = synthetic.simulate_video(np.random.default_rng(3), num_frames=8,
-                                                   image_hw=(144, 192))
+    video = list(synthetic.iter_video(np.random.default_rng(3), num_frames=8, image_hw=(144, 192)))
+    sequence = Sequence(name="000001_mpii_train", frames=[v.frame for v in video])
+    images = [v.image for v in video]
     module, variables = hrnet.init_hrnet(TINY, jax.random.key(0), INPUT_HW)
     estimator = TopDownEstimator(module, variables, INPUT_HW, batch_size=4)
     spec = GraphSpec(CandidateGrid((INPUT_HW[0] // 4, INPUT_HW[1] // 4), stride=2), history=2)

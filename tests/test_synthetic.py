@@ -1,4 +1,5 @@
-"""The synthetic world: determinism, annotation invariants, real occlusion, files and CLI."""
+"""The synthetic world: determinism, a golden record, annotation invariants, real occlusion,
+files and CLI."""
 
 import json
 import os
@@ -12,6 +13,8 @@ import numpy as np
 import pytest
 
 from gnnpose_jax.data import joints, posetrack, synthetic
+from gnnpose_jax.data.synthetic import write as synthetic_write
+from gnnpose_jax.data.types import Sequence
 from gnnpose_jax.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,8 +23,12 @@ FRAMES = 8
 
 
 def _simulate(seed, number=1, split="train", num_frames=FRAMES, hw=HW, label_every=1):
-    return synthetic.simulate_video(np.random.default_rng(seed), number, split, num_frames, hw,
-                                    label_every)
+    """One video in memory, through `iter_video`: its sequence, images and detections."""
+    video = list(synthetic.iter_video(np.random.default_rng(seed), number, split, num_frames,
+                                      hw, label_every))
+    sequence = Sequence(name=synthetic.sequence_name(number, split),
+                        frames=[v.frame for v in video])
+    return sequence, [v.image for v in video], [d for v in video for d in v.detections]
 
 
 @pytest.fixture(scope="module")
@@ -202,6 +209,63 @@ def _files(root):
             for p in sorted(Path(root).rglob("*")) if p.is_file()}
 
 
+GOLDEN = ROOT / "tests" / "data" / "synthetic_golden.json"
+
+
+def _world_digest(root, split):
+    """What the golden record pins: every annotation and detection, and per-frame image
+    statistics (channel means and an 8 x 8 thumbnail of block means)."""
+    root = Path(root)
+    digest = {"annotations": {}, "images": {},
+              "detections": json.loads((root / "detections" / f"{split}.json").read_text())}
+    for path in sorted((root / "annotations" / split).glob("*.json")):
+        data = json.loads(path.read_text())
+        digest["annotations"][path.name] = {k: data[k] for k in ("images", "annotations")}
+    for path in sorted((root / "images" / split).rglob("*.jpg")):
+        rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB).astype(np.int64)
+        h, w = rgb.shape[:2]
+        blocks = rgb.reshape(8, h // 8, 8, w // 8, 3).sum((1, 3)) / ((h // 8) * (w // 8))
+        digest["images"][path.relative_to(root).as_posix()] = {
+            "mean": np.round(rgb.mean((0, 1)), 3).tolist(),
+            "thumbnail": np.round(blocks, 1).tolist()}
+    return digest
+
+
+def _assert_close(got, want, atol, where="$"):
+    """JSON-like trees equal in structure, strings and booleans, numbers within `atol`."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and got.keys() == want.keys(), where
+        for key in want:
+            _assert_close(got[key], want[key], atol, f"{where}.{key}")
+    elif isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want), where
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
+            _assert_close(g, w, atol, f"{where}[{i}]")
+    elif isinstance(want, (int, float)) and not isinstance(want, bool):
+        assert abs(got - want) <= atol, f"{where}: {got} != {want}"
+    else:
+        assert got == want, where
+
+
+def test_world_matches_the_golden_record(tmp_path):
+    # Recorded with the pre-package synthetic.py (seed 11: 3 videos, one with a crowd behind
+    # an ignore region). Tolerances, not hashes: numpy's sin/cos/exp may differ by an ulp
+    # between CPUs, and an ulp can move a pixel by one grey level. A change of the random draws
+    # or of the drawing moves these numbers by far more.
+    golden = json.loads(GOLDEN.read_text())
+    world = dict(golden["world"], image_hw=tuple(golden["world"]["image_hw"]))
+    synthetic.generate_world(tmp_path, **world)
+    got = _world_digest(tmp_path, world["split"])
+    assert any("ignore_regions_x" in image for seq in golden["annotations"].values()
+               for image in seq["images"])
+    _assert_close(got["annotations"], golden["annotations"], 1e-6, "annotations")
+    _assert_close(got["detections"], golden["detections"], 1e-6, "detections")
+    assert got["images"].keys() == golden["images"].keys()
+    for name, want in golden["images"].items():
+        _assert_close(got["images"][name]["mean"], want["mean"], 0.05, name)
+        _assert_close(got["images"][name]["thumbnail"], want["thumbnail"], 0.5, name)
+
+
 def test_cli_writes_the_posetrack_layout_and_loads_back(tmp_path, capsys):
     _world(tmp_path, extra=["--preview"])
     assert "2/2 videos" in capsys.readouterr().out
@@ -220,8 +284,8 @@ def test_cli_writes_the_posetrack_layout_and_loads_back(tmp_path, capsys):
     detections = json.loads((tmp_path / "detections" / "val.json").read_text())
     expected_dets = []
     for v, seq in enumerate(loaded):
-        rng = np.random.default_rng([1, synthetic.SPLITS.index("val"), v])
-        ref, ref_imgs, ref_dets = synthetic.simulate_video(rng, 100001 + v, "val", FRAMES, HW)
+        seed = [1, synthetic.SPLITS.index("val"), v]
+        ref, ref_imgs, ref_dets = _simulate(seed, 100001 + v, "val")
         _sequences_equal(seq, ref)
         expected_dets.extend(ref_dets)
         jpg = cv2.cvtColor(cv2.imread(str(tmp_path / ref.frames[3].file_name)), cv2.COLOR_BGR2RGB)
@@ -238,13 +302,14 @@ def test_cli_writes_the_posetrack_layout_and_loads_back(tmp_path, capsys):
 
 
 def test_cli_is_byte_deterministic(tmp_path):
-    _world(tmp_path / "a", seed=2)
-    _world(tmp_path / "b", seed=2)
-    _world(tmp_path / "c", seed=3)
+    _world(tmp_path / "a", seed=2, extra=["--preview"])
+    _world(tmp_path / "b", seed=2, extra=["--preview"])
+    _world(tmp_path / "c", seed=3, extra=["--preview"])
     a, b, c = (_files(tmp_path / k) for k in "abc")
     assert a == b
     assert a.keys() == c.keys()
-    assert a["annotations/val/100001_mpii_val.json"] != c["annotations/val/100001_mpii_val.json"]
+    assert all(a[name] != c[name] for name in a if not name.startswith("images/")
+               or name.endswith("000000.jpg"))
 
 
 def test_splits_share_a_root_but_differ(tmp_path):
@@ -306,7 +371,7 @@ def test_a_crash_leaves_nothing_half_written(tmp_path, monkeypatch):
             raise RuntimeError("disk on fire")
         return cv2.imencode(".jpg", image)[1].tobytes()
 
-    monkeypatch.setattr(synthetic, "encode_jpeg", failing_encode)
+    monkeypatch.setattr(synthetic_write, "encode_jpeg", failing_encode)
     with pytest.raises(RuntimeError):
         _world(tmp_path, seed=2, videos=2, extra=["--overwrite"])
     with pytest.raises(RuntimeError):
