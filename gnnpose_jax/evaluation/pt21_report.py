@@ -32,11 +32,8 @@ def detect_benchmark(ground_truth: str | os.PathLike) -> str:
     if not path.exists():
         raise DataError(f"{path}: ground truth not found")
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix == ".json" and p.is_file())
-        if not files:
-            raise DataError(f"{path}: no .json sequence files in the folder")
-        path = files[0]
-    data = pt._load_json(path)
+        path = pt.sequence_files(path)[0]
+    data = pt.load_json(path)
     if is_posetrack21(data):
         return "posetrack21"
     return "posetrack" + pt.detect_format(data, str(path))
