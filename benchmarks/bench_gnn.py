@@ -64,7 +64,8 @@ def run_one(name: str, impl: str, steps: int) -> dict:
     import optax
 
     from gnnpose_jax.graphs import CandidateGrid, GraphSpec, graph_budget
-    from gnnpose_jax.models.gnn import GnnConfig, GnnPose, candidate_loss
+    from gnnpose_jax.models.gnn import GnnConfig, GnnPose
+    from gnnpose_jax.training.losses import candidate_loss
 
     feature_hw, stride, hidden, layers, heads, batch_size, channels = CONFIGS[name]
     spec = GraphSpec(grid=CandidateGrid(feature_hw, stride), history=HISTORY)

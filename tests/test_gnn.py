@@ -22,9 +22,9 @@ from gnnpose_jax.models.gnn import (
     GnnConfig,
     GnnPose,
     TypedAttention,
-    candidate_loss,
     sample_features,
 )
+from gnnpose_jax.training.losses import candidate_loss
 
 K = 3
 F = 3  # feature maps per graph: current crop + 2 history frames

@@ -1,4 +1,4 @@
-"""The pose-dynamics GNN (METHOD.md section 3) in Flax linen, and its candidate loss.
+"""The pose-dynamics GNN (METHOD.md section 3) in Flax linen (its loss: `training.losses`).
 
 Interface: `GnnPose(config).apply(variables, graphs, features)` returns (N, K + 1) logits for
 every node of a padded batch from `graphs.batch_graphs` (background last; only candidate rows
@@ -34,7 +34,6 @@ from gnnpose_jax.graphs.grid import NEIGHBOUR_OFFSETS
 from gnnpose_jax.graphs.layout import (
     DenseLayout,
     SegmentGeometry,
-    candidate_mask,
     dense_layout,
     grid_neighbours,
     node_graph_index,
@@ -42,7 +41,6 @@ from gnnpose_jax.graphs.layout import (
 )
 
 ATTENTION_IMPLS = ("segment", "dense")
-LOSSES = ("weighted_ce", "focal")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -352,57 +350,3 @@ class GnnPose(nn.Module):
         for i in range(cfg.layers):
             h = TypedAttention(cfg, name=f"layer_{i}")(h, geometry, nodes["pos"])
         return Mlp(cfg.hidden, cfg.graph.num_joints + 1, name="head")(h)
-
-
-def _balanced_weights(
-    valid: jnp.ndarray, background: jnp.ndarray, graph: jnp.ndarray, n_graph: int
-) -> jnp.ndarray:
-    """Per-candidate weights giving foreground and background equal weight in each graph.
-
-    In a graph with n_fg foreground and n_bg background candidates (n = n_fg + n_bg), they
-    weigh n / (2 n_fg) and n / (2 n_bg), so each class sums to n / 2; a graph with only one
-    class weighs 1 per candidate. Either way a graph's weights sum to n.
-    """
-    fg, bg = valid & ~background, valid & background
-    n_fg = jax.ops.segment_sum(fg.astype(jnp.float32), graph, n_graph)
-    n_bg = jax.ops.segment_sum(bg.astype(jnp.float32), graph, n_graph)
-    both = (n_fg > 0) & (n_bg > 0)
-    total = n_fg + n_bg
-    w_fg = jnp.where(both, total / (2.0 * jnp.maximum(n_fg, 1.0)), 1.0)
-    w_bg = jnp.where(both, total / (2.0 * jnp.maximum(n_bg, 1.0)), 1.0)
-    return jnp.where(fg, w_fg[graph], 0.0) + jnp.where(bg, w_bg[graph], 0.0)
-
-
-def candidate_loss(
-    logits: jnp.ndarray,
-    graphs: jraph.GraphsTuple,
-    kind: str = "weighted_ce",
-    focal_gamma: float = 2.0,
-) -> tuple[jnp.ndarray, jnp.ndarray]:
-    """The candidate classification loss of a batch (METHOD.md section 3), unnormalised.
-
-    Only candidates of real graphs with a target (>= 0) count.
-
-    Args:
-      logits: (N, K + 1) from `GnnPose`.
-      graphs: the padded batch, with `target` in its nodes.
-      kind: "weighted_ce" (class-balanced per graph) or "focal" (unweighted focal loss).
-      focal_gamma: the focal exponent.
-
-    Returns:
-      (loss sum, count): the summed per-candidate losses and the number of counted candidates,
-      which is also the sum of the weighted-CE weights. Divide the global sums.
-    """
-    if kind not in LOSSES:
-        raise ConfigError(f"gnn.loss {kind!r} must be one of {LOSSES}")
-    target = graphs.nodes["target"]
-    valid = candidate_mask(graphs) & (target >= 0)
-    log_p = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
-    log_p = jnp.take_along_axis(log_p, jnp.clip(target, 0)[:, None], axis=-1)[:, 0]
-    if kind == "weighted_ce":
-        weight = _balanced_weights(valid, target == logits.shape[-1] - 1,
-                                   node_graph_index(graphs), graphs.n_node.shape[0])
-        per = -weight * log_p
-    else:
-        per = -((1.0 - jnp.exp(log_p)) ** focal_gamma) * log_p
-    return jnp.sum(jnp.where(valid, per, 0.0)), jnp.sum(valid).astype(jnp.float32)

@@ -20,10 +20,11 @@ from gnnpose_jax.data.joints import NUM_JOINTS
 from gnnpose_jax.errors import ConfigError
 from gnnpose_jax.graphs import CandidateGrid, GraphSpec, batch_graphs, build_graph, graph_budget
 from gnnpose_jax.models import run_folder
-from gnnpose_jax.models.gnn import LOSSES, GnnConfig, GnnPose
+from gnnpose_jax.models.gnn import GnnConfig, GnnPose
 from gnnpose_jax.models.hrnet import HRNet, load_hrnet
 from gnnpose_jax.models.topdown import TopDownEstimator
 from gnnpose_jax.training import history, hrnet_mode, inputs, steps
+from gnnpose_jax.training.losses import LOSSES
 from gnnpose_jax.training.state import TrainState, create_state, run_once
 from gnnpose_jax.training.task import Task
 

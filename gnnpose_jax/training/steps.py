@@ -29,10 +29,9 @@ import optax
 from gnnpose_jax.graphs.decode import decode_poses
 from gnnpose_jax.graphs.grid import CandidateGrid
 from gnnpose_jax.graphs.layout import candidate_mask
-from gnnpose_jax.models.gnn import candidate_loss
 from gnnpose_jax.training.accuracy import head_sizes, heatmap_peaks, pckh_counts
 from gnnpose_jax.training.distributed import AXIS
-from gnnpose_jax.training.losses import heatmap_loss
+from gnnpose_jax.training.losses import candidate_loss, heatmap_loss
 from gnnpose_jax.training.state import TrainState, step_rng
 
 Batch = dict[str, Any]
