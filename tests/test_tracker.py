@@ -5,7 +5,6 @@ import pytest
 
 from gnnpose_jax.data import joints
 from gnnpose_jax.errors import ConfigError
-from gnnpose_jax.tracking.motion import ConstantVelocityPredictor
 from gnnpose_jax.tracking.oks import oks_matrix
 from gnnpose_jax.tracking.tracker import (
     OnlineTracker,
@@ -19,6 +18,35 @@ from gnnpose_jax.tracking.tracker import (
 )
 
 K = joints.NUM_JOINTS
+
+
+class ConstantVelocityPredictor:
+    """A deterministic `tracker.PosePredictor` for these tests: each joint moves on linearly
+    from the track's last two poses, its score decaying by `score_decay` per frame ahead."""
+
+    estimator = None  # reads no image features
+
+    def __init__(self, score_decay: float = 0.9):
+        self.score_decay = score_decay
+
+    def crops(self, image, frame_index, tracks):
+        """No crops: the extrapolation reads no image."""
+
+    def predict(self, image, frame_index, tracks, features=None):
+        """One extrapolated pose per track."""
+        out = []
+        for track in tracks:
+            f1, p1 = track.history[-1]
+            ahead = frame_index - f1
+            velocity = np.zeros_like(p1.keypoints)
+            if len(track.history) >= 2:
+                f0, p0 = track.history[-2]
+                velocity = (p1.keypoints - p0.keypoints) / max(f1 - f0, 1)
+            out.append(Pose(p1.keypoints + velocity * ahead, p1.scores * self.score_decay**ahead))
+        return out
+
+    def observe(self, image, frame_index, outputs):
+        """Nothing to cache."""
 
 
 def _person(x0: float, y0: float = 100.0) -> np.ndarray:
