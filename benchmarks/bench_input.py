@@ -41,7 +41,9 @@ def time_topdown(source: pipeline.RecordSource, config: TopDownConfig, workers: 
     """Top-down samples per second after the first batch, with `workers` grain processes."""
     loader = pipeline.LoaderConfig(per_device_batch=batch, num_devices=1, num_workers=workers,
                                    worker_buffer_size=2)
-    iterator = iter(pipeline.topdown_loader(source, config, loader))
+    iterator = iter(pipeline.make_loader(pipeline.person_refs(source.index),
+                                         pipeline.TopDownTransform(source, config), loader,
+                                         source.name))
     try:
         next(iterator)
         start = time.perf_counter()

@@ -37,6 +37,19 @@ def source(world):
     return pipeline.folder_source(world, "train")
 
 
+def _topdown_loader(source, config, loader):
+    """HRNet samples as training/inputs.hrnet_loaders builds them."""
+    return pipeline.make_loader(pipeline.person_refs(source.index),
+                                pipeline.TopDownTransform(source, config), loader, source.name)
+
+
+def _window_loader(source, config, loader):
+    """GNN windows as training/inputs.gnn_loaders builds them (GT history)."""
+    return pipeline.make_loader(pipeline.window_refs(source.index, config.history,
+                                                     config.min_joints),
+                                pipeline.WindowTransform(source, config), loader, source.name)
+
+
 def _batches(dataset, count=None):
     """The first `count` batches (all if None) of a fresh iterator, which is then closed."""
     iterator = iter(dataset)
@@ -71,11 +84,11 @@ def test_person_and_window_refs_match_a_brute_force_count(world, source):
 
 def test_batches_are_shaped_for_pmap(source):
     config = pipeline.LoaderConfig(per_device_batch=3, num_devices=2)
-    batch = _batches(pipeline.topdown_loader(source, TOPDOWN, config), 1)[0]
+    batch = _batches(_topdown_loader(source, TOPDOWN, config), 1)[0]
     assert batch.image.shape == (2, 3, 32, 24, 3) and batch.image.dtype == np.float32
     assert batch.heatmaps.shape == (2, 3, 8, 6, 17)
     assert batch.weights.shape == (2, 3, 17) and batch.matrix.shape == (2, 3, 2, 3)
-    window = _batches(pipeline.window_loader(source, WINDOW, config), 1)[0]
+    window = _batches(_window_loader(source, WINDOW, config), 1)[0]
     assert window.crops.shape == (2, 3, 4, 32, 24, 3)
     assert window.history.shape == (2, 3, 3, 17, 3) and window.target.shape == (2, 3, 17, 3)
     assert window.frame_valid[:, :, 0].all()
@@ -117,7 +130,7 @@ def test_shards_are_disjoint_and_equal(num_refs):
 
 def test_resumed_iterator_sees_the_same_batches(source):
     config = pipeline.LoaderConfig(per_device_batch=4, num_devices=1, num_epochs=2, seed=1)
-    dataset = pipeline.topdown_loader(source, TOPDOWN, config)
+    dataset = _topdown_loader(source, TOPDOWN, config)
     full = _batches(dataset)
     # Batches run on across the epoch boundary; only the stream's tail is dropped.
     num_refs = len(pipeline.person_refs(source.index))
@@ -131,14 +144,14 @@ def test_resumed_iterator_sees_the_same_batches(source):
         resumed = iter(dataset)
         resumed.set_state(state)
         _assert_same(list(resumed), full[stop:])
-    other = pipeline.topdown_loader(source, TOPDOWN, dataclasses.replace(config, seed=2))
+    other = _topdown_loader(source, TOPDOWN, dataclasses.replace(config, seed=2))
     assert not np.array_equal(_batches(other, 1)[0].image, full[0].image)
 
 
 def test_one_worker_gives_the_same_batches_and_resumes(source):
     config = pipeline.LoaderConfig(per_device_batch=2, num_devices=1, seed=4)
-    in_process = _batches(pipeline.window_loader(source, WINDOW, config), 5)
-    dataset = pipeline.window_loader(source, WINDOW, dataclasses.replace(config, num_workers=1))
+    in_process = _batches(_window_loader(source, WINDOW, config), 5)
+    dataset = _window_loader(source, WINDOW, dataclasses.replace(config, num_workers=1))
     iterator = iter(dataset)
     try:
         _assert_same([next(iterator) for _ in range(2)], in_process[:2])
@@ -162,7 +175,7 @@ def test_missing_image_names_its_path(world, tmp_path):
     config = pipeline.LoaderConfig(per_device_batch=1, num_devices=1, num_epochs=1,
                                    shuffle=False)
     with pytest.raises(DataError, match=str(missing)):
-        _batches(pipeline.topdown_loader(frames, TOPDOWN, config))
+        _batches(_topdown_loader(frames, TOPDOWN, config))
 
 
 def test_empty_or_missing_splits_are_data_errors(world, tmp_path):
@@ -172,7 +185,7 @@ def test_empty_or_missing_splits_are_data_errors(world, tmp_path):
     # Val is labeled every 4th frame: no window has a pose in t-3 ... t-1.
     val = pipeline.folder_source(world, "val")
     with pytest.raises(DataError, match="no examples"):
-        pipeline.window_loader(val, WINDOW, config)
+        _window_loader(val, WINDOW, config)
     empty = tmp_path / "empty"
     (empty / "annotations" / "train").mkdir(parents=True)
     with pytest.raises(DataError, match="no .json"):
@@ -183,7 +196,7 @@ def test_empty_or_missing_splits_are_data_errors(world, tmp_path):
     posetrack.write_sequences([seq], tmp_path / "unlabeled" / "annotations" / "train")
     unlabeled = pipeline.folder_source(tmp_path / "unlabeled", "train")
     with pytest.raises(DataError, match="no examples"):
-        pipeline.topdown_loader(unlabeled, TOPDOWN, config)
+        _topdown_loader(unlabeled, TOPDOWN, config)
 
 
 def test_window_history_comes_from_estimates_as_they_are(source):

@@ -333,39 +333,3 @@ def make_loader(refs: np.ndarray, transform: grain.transforms.RandomMap, config:
         ds = ds.mp_prefetch(grain.MultiprocessingOptions(
             num_workers=config.num_workers, per_worker_buffer_size=config.worker_buffer_size))
     return ds
-
-
-def topdown_loader(source: RecordSource, config: topdown_samples.TopDownConfig,
-                   loader: LoaderConfig, augment: bool = True, min_joints: int = 1
-                   ) -> grain.IterDataset:
-    """Batches of `TopDownSample` over the source's annotated people.
-
-    Args:
-      source: the record source.
-      config: crop, target and augmentation settings.
-      loader: batching, shuffling, sharding and workers.
-      augment: apply the training augmentation.
-      min_joints: people with fewer annotated joints are skipped.
-
-    Returns:
-      See `make_loader`.
-    """
-    return make_loader(person_refs(source.index, min_joints),
-                       TopDownTransform(source, config, augment), loader, source.name)
-
-
-def window_loader(source: RecordSource, config: windows.WindowConfig, loader: LoaderConfig,
-                  augment: bool = True) -> grain.IterDataset:
-    """Batches of `TrackletWindow` over the source's (track, t) samples.
-
-    Args:
-      source: the record source (densely labeled sequences give samples).
-      config: window settings.
-      loader: batching, shuffling, sharding and workers.
-      augment: apply the training augmentation.
-
-    Returns:
-      See `make_loader`.
-    """
-    return make_loader(window_refs(source.index, config.history, config.min_joints),
-                       WindowTransform(source, config, augment), loader, source.name)
