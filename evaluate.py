@@ -133,8 +133,8 @@ def run_tracker(args: argparse.Namespace) -> int:
     variants = ([("baseline", False), ("gnn", True)] if args.compare_baseline
                 else [("baseline" if args.no_gnn else "gnn", not args.no_gnn)])
     models = load_models(args.workdir, use_gnn=any(g for _, g in variants))
-    tracker_settings = tracker_config(config.tracker.to_dict() if "tracker" in config else None,
-                                      models.gnn_spec)
+    # Every config derives from configs/base.py, which always has a `tracker` section.
+    tracker_settings = tracker_config(config.tracker.to_dict(), models.gnn_spec)
     results = {}
     for name, use_gnn in variants:
         render = args.render if (use_gnn or len(variants) == 1) else None
