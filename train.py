@@ -5,6 +5,12 @@
 Resumes from DIR if it holds a checkpoint of the same config. Multi-host: start one process per
 host with --coordinator_address HOST:PORT --num_processes N --process_id I (or the environment
 variables JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID). See docs/training.md.
+
+Why absl flags here and argparse in every other CLI: `--config.KEY=VALUE` overrides of any
+config field come from ml_collections' `config_flags`, which are absl flags (as in the Flax
+examples). The other CLIs (evaluate.py, python -m gnnpose_jax.track / detect / demo,
+convert_weights) take fixed options and at most read a config file without overrides, so they
+use the standard library's argparse.
 """
 
 import sys
