@@ -519,3 +519,18 @@ def test_training_and_tracking_find_the_data_by_the_same_rules(tmp_path, monkeyp
         folders.data_root(data(source="folder"), "run")
     with pytest.raises(DataError, match="pass --data DIR"):
         dataset_folder(data(source="tfds"), "run")
+
+
+def test_package_faces_export_their_names_and_stay_cheap_to_import():
+    code = """
+import sys
+import gnnpose_jax.data, gnnpose_jax.models
+heavy = sorted(m for m in ("cv2", "jax", "grain", "tensorflow_datasets") if m in sys.modules)
+assert not heavy, heavy
+import gnnpose_jax.graphs, gnnpose_jax.tracking, gnnpose_jax.training, gnnpose_jax.evaluation
+for package in (gnnpose_jax.data, gnnpose_jax.models, gnnpose_jax.tracking, gnnpose_jax.graphs,
+                gnnpose_jax.training, gnnpose_jax.evaluation):
+    for name in package.__all__:
+        assert getattr(package, name) is not None, (package.__name__, name)
+"""
+    subprocess.run([sys.executable, "-c", code], check=True)

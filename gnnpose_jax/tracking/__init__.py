@@ -1,0 +1,34 @@
+"""Online multi-person pose tracking (METHOD.md section 1) and its inputs and outputs.
+
+`OnlineTracker(estimator, config, predictor).step(frame_index, image, boxes)` tracks one frame;
+`track_sequence` runs it over a PoseTrack sequence, `FrameSource` reads the frames of a video
+or image folder and `Renderer` draws the tracks. Re-exported here: the tracker's types
+(`tracker`), sequence running (`run`) and video input and output (`video`). Import the
+modules that load the networks (JAX) themselves: `split` (a whole split with a run's models),
+`gnn_predictor` (the GNN as a `PosePredictor`) and `config` (tracker settings of a run).
+"""
+
+from gnnpose_jax.tracking.run import track_sequence
+from gnnpose_jax.tracking.tracker import (
+    OnlineTracker,
+    Pose,
+    PoseEstimator,
+    PosePredictor,
+    Track,
+    TrackedPose,
+    TrackerConfig,
+)
+from gnnpose_jax.tracking.video import FrameSource, Renderer
+
+__all__ = [
+    "FrameSource",
+    "OnlineTracker",
+    "Pose",
+    "PoseEstimator",
+    "PosePredictor",
+    "Renderer",
+    "Track",
+    "TrackedPose",
+    "TrackerConfig",
+    "track_sequence",
+]
