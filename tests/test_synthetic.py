@@ -251,7 +251,8 @@ def test_world_matches_the_golden_record(tmp_path):
     # Recorded with the pre-package synthetic.py (seed 11: 3 videos, one with a crowd behind
     # an ignore region). Tolerances, not hashes: numpy's sin/cos/exp may differ by an ulp
     # between CPUs, and an ulp can move a pixel by one grey level. A change of the random draws
-    # or of the drawing moves these numbers by far more.
+    # or of the drawing moves these numbers by far more. After an intended change of the world,
+    # re-record: dict(world=..., **_world_digest(root, split)) of the same generate_world call.
     golden = json.loads(GOLDEN.read_text())
     world = dict(golden["world"], image_hw=tuple(golden["world"]["image_hw"]))
     synthetic.generate_world(tmp_path, **world)

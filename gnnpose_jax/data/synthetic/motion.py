@@ -154,7 +154,7 @@ def make_camera(rng: np.random.Generator, image_hw: tuple[int, int],
 
 
 def random_colour(rng: np.random.Generator, saturation: tuple[float, float],
-                   value: tuple[float, float]) -> tuple[float, float, float]:
+                  value: tuple[float, float]) -> tuple[float, float, float]:
     """An RGB colour (0..255) from a random hue and the given saturation and value ranges."""
     hsv = np.array([[[rng.uniform(0, 180), rng.uniform(*saturation) * 255,
                       rng.uniform(*value) * 255]]], dtype=np.uint8)
@@ -335,7 +335,7 @@ def project_walker(points: np.ndarray, path: dict[str, np.ndarray], camera: Came
 
 
 def make_walker(rng: np.random.Generator, camera: Camera, num_frames: int,
-                 config: WorldConfig) -> Walker:
+                config: WorldConfig) -> Walker:
     """Draws a body, a gait and a path, and projects them."""
     body = sample_body(rng, config)
     running = rng.random() < config.run_probability
