@@ -29,7 +29,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from gnnpose_jax.cli import check_writable, run_cli
+from gnnpose_jax.cli import add_inference_arguments, check_writable, run_cli
 from gnnpose_jax.data.posetrack import FORMATS, write_json_atomic, write_sequences
 from gnnpose_jax.errors import ConfigError
 from gnnpose_jax.evaluation import evaluate, format_table, load_for_evaluation, to_json
@@ -79,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="also write the inputs, converted to --format, to "
                               "DIR/ground_truth and DIR/predictions")
     tracker = parser.add_argument_group("tracker mode (run the tracker on a split, then score)")
-    tracker.add_argument("--config", help="the run's config file (data and tracker settings)")
+    tracker.add_argument("--config", help="the run's config file: its data, and its tracker "
+                                          "settings (in place of those the run stored)")
     tracker.add_argument("--workdir", type=Path,
                          help="the run's folder: its hrnet/ and gnn/ exports are used")
     tracker.add_argument("--split", default="val")
@@ -104,13 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
                               "DIR/<sequence>.mp4, plus the frame with most recovered people "
                               "as DIR/<sequence>.png")
     tracker.add_argument("--render-limit", type=int, default=1)
+    add_inference_arguments(parser)
     return parser
 
 
 def run_tracker(args: argparse.Namespace) -> int:
     """Tracker mode: track the split (with and/or without the GNN), score, print, write."""
     from gnnpose_jax.evaluation.report import format_comparison
-    from gnnpose_jax.tracking.config import tracker_config
+    from gnnpose_jax.tracking.config import tracker_config_for
     from gnnpose_jax.tracking.split import (
         box_source,
         dataset_folder,
@@ -132,9 +134,12 @@ def run_tracker(args: argparse.Namespace) -> int:
                            args.detector)
     variants = ([("baseline", False), ("gnn", True)] if args.compare_baseline
                 else [("baseline" if args.no_gnn else "gnn", not args.no_gnn)])
-    models = load_models(args.workdir, use_gnn=any(g for _, g in variants))
+    models = load_models(args.workdir, use_gnn=any(g for _, g in variants),
+                         batch_size=args.batch_size, max_tracks=args.max_tracks,
+                         flip_test=args.flip_test)
     # Every config derives from configs/base.py, which always has a `tracker` section.
-    tracker_settings = tracker_config(config.tracker.to_dict(), models.gnn_spec)
+    tracker_settings = tracker_config_for(args.workdir, models.gnn_spec,
+                                          config.tracker.to_dict())
     results = {}
     for name, use_gnn in variants:
         render = args.render if (use_gnn or len(variants) == 1) else None

@@ -215,17 +215,23 @@ def main() -> None:
     if args.workdir is not None:
         if args.data is None:
             parser.error("--workdir needs --data")
+        fps = {}
         for use_gnn in (False, True):
             stats = time_split(args.workdir, args.data, args.split, use_gnn)
+            fps[use_gnn] = stats["frames"] / stats["seconds"]
             print(report("gnn" if use_gnn else "baseline", stats), flush=True)
+        print(f"gnn / baseline frames/s: {fps[True] / fps[False]:.2f}")
         return
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         random_workdir(workdir, args.width)
         print(f"HRNet-W{args.width} 384x288 + paper-size GNN, random weights, on {args.clip}")
+        fps = {}
         for use_gnn in (False, True):
             stats = time_clip(workdir, args.clip, args.boxes, args.passes, use_gnn)
+            fps[use_gnn] = stats["frames"] / stats["seconds"]
             print(report("gnn" if use_gnn else "baseline", stats), flush=True)
+        print(f"gnn / baseline frames/s: {fps[True] / fps[False]:.2f}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Shared plumbing for the command-line entry points."""
 
+import argparse
 import os
 import sys
 from collections.abc import Callable
@@ -44,3 +45,25 @@ def check_writable(path: str | os.PathLike, flag: str, folder: bool = False) -> 
         raise OutputError(f"{flag} {path}: {existing} is a file, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise OutputError(f"{flag} {path}: cannot write into {existing} (permission denied)")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def add_inference_arguments(parser: argparse.ArgumentParser) -> None:
+    """The tracker's network settings (`tracking.split.load_models`), alike in every CLI."""
+    group = parser.add_argument_group("networks at inference")
+    group.add_argument("--batch-size", type=_positive_int, default=8, metavar="N",
+                       help="the most crops per HRNet call: a frame's detection crops and the "
+                            "GNN's crops run together (default 8)")
+    group.add_argument("--max-tracks", type=_positive_int, default=16, metavar="N",
+                       help="the most tracks per GNN call (default 16)")
+    group.add_argument("--flip-test", action="store_true",
+                       help="average HRNet's heatmaps with those of the mirrored crops")

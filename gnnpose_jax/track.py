@@ -1,6 +1,7 @@
 """python -m gnnpose_jax.track VIDEO_OR_FRAME_DIR (--detector CKPT | --detections DETS.json)
 (--hrnet CKPT [--gnn RUN_DIR] | --gnn RUN_DIR | --workdir DIR) [--render OUT.mp4]
-[--output PRED.json] [--no-gnn]: track the people of any video.
+[--output PRED.json] [--config CONFIG.py] [--no-gnn] [--batch-size N] [--max-tracks N]
+[--flip-test]: track the people of any video.
 
 From official weights alone:
 
@@ -18,7 +19,8 @@ from the HRNet it was trained on); without it the tracker is the baseline. The r
 draws each track in a stable colour with its id; people the GNN recovered (no detection in
 that frame) are drawn dashed, their id marked with `*`. Output paths are checked before any
 work starts, and outputs appear only when complete. `--format 2021` writes the predictions as
-a PoseTrack21 file.
+a PoseTrack21 file. The tracker's thresholds are `--config`'s `tracker` section when given,
+else those the run stored (RUN_DIR/config.json), as in `evaluate.py`.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from gnnpose_jax.cli import check_writable, run_cli
+from gnnpose_jax.cli import add_inference_arguments, check_writable, run_cli
 from gnnpose_jax.data import posetrack
 from gnnpose_jax.data.joints import JOINT_LAYOUTS
 from gnnpose_jax.data.types import Sequence
@@ -144,8 +146,12 @@ def main() -> None:
                         help="write PoseTrack predictions here (--format)")
     parser.add_argument("--format", choices=("2018", "2021"), default="2018",
                         help="--output's layout: PoseTrack 2018 (default) or 2021 (PoseTrack21)")
+    parser.add_argument("--config", metavar="CONFIG.py",
+                        help="a config file whose tracker settings to use; default: those the "
+                             "run stored (RUN_DIR/config.json), else the defaults")
     parser.add_argument("--no-gnn", action="store_true",
                         help="the baseline tracker even with --gnn (the run's tracker settings)")
+    add_inference_arguments(parser)
     args = parser.parse_args()
     logging.basicConfig(format="warning: %(message)s", level=logging.WARNING)
     check_args(args)
@@ -153,10 +159,16 @@ def main() -> None:
     sequence = source.as_sequence()
     boxes_for = box_source(args, sequence)
     use_gnn = args.run is not None and not args.no_gnn
-    models = load_models(args.run, use_gnn=use_gnn, hrnet=args.hrnet, joint_layout=args.joints)
+    models = load_models(args.run, use_gnn=use_gnn, hrnet=args.hrnet, joint_layout=args.joints,
+                         batch_size=args.batch_size, max_tracks=args.max_tracks,
+                         flip_test=args.flip_test)
     print(f"poses: {models.pose.describe()}", flush=True)
-    config = (tracker_config_for(args.run, models.gnn_spec) if args.run is not None
-              else TrackerConfig())
+    section = None
+    if args.config is not None:
+        from gnnpose_jax.training.config import load_config_file
+
+        section = load_config_file(args.config).tracker.to_dict()
+    config = tracker_config_for(args.run, models.gnn_spec, section)
     stats = track_video(source, sequence, models, config, boxes_for, args.render, args.output,
                         use_gnn, args.format)
     shares = ", ".join(f"{k[8:]} {v:.1f} s" for k, v in stats.items() if k.startswith("seconds_"))

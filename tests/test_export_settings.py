@@ -102,7 +102,9 @@ def test_the_tracker_follows_each_exported_setting(key, hrnet_dir, tmp_path, mon
     predictor = models.predictor()
     predictor.observe(image, 0, [TrackedPose(0, last, recovered=False)])
     track = Track(0, collections.deque([(0, last)], maxlen=tracker.history))
-    (predicted,) = predictor.predict(image, 1, [track])
+    crops = predictor.crops(image, 1, [track])
+    assert len(crops) == 2  # the history crop of frame 0, then the current crop
+    (predicted,) = predictor.predict(image, 1, [track], models.estimator.run(crops)[1])
     assert predicted is not None and np.isfinite(predicted.keypoints).all()
 
     # The training window of the same track, with the exported settings and no augmentation.

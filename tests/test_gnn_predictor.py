@@ -5,7 +5,13 @@ import numpy as np
 
 from gnnpose_jax.data import synthetic
 from gnnpose_jax.data.types import Sequence
-from gnnpose_jax.graphs import CandidateGrid, GraphSpec, batch_graphs, build_graph
+from gnnpose_jax.graphs import (
+    CandidateGrid,
+    GraphSpec,
+    batch_graphs,
+    build_graph,
+    graph_budget,
+)
 from gnnpose_jax.models import hrnet
 from gnnpose_jax.models.gnn import GnnConfig, GnnPose
 from gnnpose_jax.models.topdown import TopDownEstimator, padded_size
@@ -30,7 +36,8 @@ def test_gnn_predictor_tracks_a_synthetic_video_and_compiles_per_bucket():
     predictor = GnnPredictor(estimator, gnn, None, spec, max_tracks=4)
     graph_like = batch_graphs([build_graph(spec, np.zeros((2, 17, 3)),
                                            np.tile(np.eye(2, 3), (2, 1, 1)), np.eye(2, 3),
-                                           np.array([0, 0, 10, 10]))], predictor.budget)
+                                           np.array([0, 0, 10, 10]))],
+                              graph_budget(spec, 4))
     feats = np.zeros((4, 3, INPUT_HW[0] // 4, INPUT_HW[1] // 4, 3 * TINY.width), np.float32)
     predictor.variables = gnn.init(jax.random.key(1), graph_like, feats)
 

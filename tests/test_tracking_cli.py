@@ -126,6 +126,30 @@ def test_track_cli_renders_and_writes(world_and_workdir, tmp_path):
     assert len(seq.frames) == 6 and not any(f.people for f in seq.frames)
 
 
+def test_track_cli_takes_the_config_and_network_settings(world_and_workdir, tmp_path):
+    world, workdir = world_and_workdir
+    frames, dets = _frame_detections(world, tmp_path)
+    args = ["-m", "gnnpose_jax.track", str(frames), "--workdir", str(workdir),
+            "--detections", str(dets)]
+    pred = tmp_path / "small_batches.json"
+    result = _run(*args, "--output", str(pred), "--batch-size", "2", "--max-tracks", "1",
+                  "--flip-test")
+    assert result.returncode == 0, result.stderr
+    assert any(f.people for f in posetrack.read_sequence(pred).frames)
+
+    # --config's tracker section replaces the run's: no estimate may start a track
+    # (random weights score joints above 1).
+    config = tmp_path / "strict.py"
+    config.write_text("from configs import synthetic_gnn\n\n\ndef get_config():\n"
+                      "    config = synthetic_gnn.get_config()\n"
+                      "    config.tracker.new_track_score = 1e9\n    return config\n")
+    pred = tmp_path / "strict.json"
+    result = _run(*args, "--output", str(pred), "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    seq = posetrack.read_sequence(pred)
+    assert len(seq.frames) == 6 and not any(f.people for f in seq.frames)
+
+
 def test_track_cli_bad_input(world_and_workdir, tmp_path):
     world, workdir = world_and_workdir
     frames, dets = _frame_detections(world, tmp_path)

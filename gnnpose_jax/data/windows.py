@@ -285,19 +285,39 @@ def _history_poses(poses: SequenceType[np.ndarray | None], rng: np.random.Genera
     return history
 
 
-def _crop_matrices(history: np.ndarray, last: int, scale: float, config: WindowConfig
-                   ) -> np.ndarray:
-    """(T, 2, 3) window-frame -> crop matrices: the track crop at f = 0, pose crops after."""
-    hw, threshold, side = config.input_hw, config.box_threshold, config.min_box_side
-    matrices = np.zeros((config.history + 1, 2, 3))
-    matrices[0] = current_crop_matrix(history[last - 1], hw,
-                                      config.box_enlarge * config.track_enlarge, threshold,
-                                      side, scale)
-    for f in range(1, config.history + 1):
-        if history[f - 1, :, 2].max() > threshold:
-            matrices[f] = history_crop_matrix(history[f - 1], hw, config.box_enlarge, threshold,
-                                              side, scale)
-    return matrices
+def crop_geometry(history: np.ndarray, input_hw: tuple[int, int], box_enlarge: float,
+                  track_enlarge: float, threshold: float, min_side: float = 8.0,
+                  scale: float = 1.0) -> tuple[np.ndarray, np.ndarray] | None:
+    """The crops of a window, from its history poses: what training windows and the tracker's
+    GNN predictor both cut.
+
+    Args:
+      history: (n, K, 3) [x, y, score] poses, history[f - 1] of frame t - f (zeros where the
+        track has none).
+      input_hw: (H, W) of the crops.
+      box_enlarge: enlargement of a history pose's box (a detection crop).
+      track_enlarge: extra enlargement of the current crop around the last pose.
+      threshold: joints scoring above it count, for the boxes and for "the frame has a pose".
+      min_side: of `pose_box`.
+      scale: multiplies every crop's size (training's scale augmentation).
+
+    Returns:
+      (n + 1, 2, 3) frame -> crop matrices (the current crop around the most recent history
+      pose at f = 0, each history pose's crop at f; zeros where a frame has no pose)
+      and the box of that most recent pose, or None when no history frame has a pose.
+    """
+    n = len(history)
+    has_pose = history[:, :, 2].max(axis=1) > threshold
+    if not has_pose.any():
+        return None
+    last = history[int(np.argmax(has_pose))]
+    matrices = np.zeros((n + 1, 2, 3))
+    matrices[0] = current_crop_matrix(last, input_hw, box_enlarge * track_enlarge, threshold,
+                                      min_side, scale)
+    for f in np.flatnonzero(has_pose) + 1:
+        matrices[f] = history_crop_matrix(history[f - 1], input_hw, box_enlarge, threshold,
+                                          min_side, scale)
+    return matrices, pose_box(last, threshold, min_side)
 
 
 def make_window(images: SequenceType[np.ndarray | None], poses: SequenceType[np.ndarray | None],
@@ -338,7 +358,9 @@ def make_window(images: SequenceType[np.ndarray | None], poses: SequenceType[np.
     target = _move_pose(np.concatenate([gt[:, :2], annotated_t[:, None]], axis=1),
                         frame_matrix, flip)
 
-    matrices = _crop_matrices(history, last, scale, config)
+    matrices, box = crop_geometry(history, config.input_hw, config.box_enlarge,
+                                  config.track_enlarge, config.box_threshold,
+                                  config.min_box_side, scale)
     valid = np.concatenate([[True], has_pose])
     crops = np.zeros((n + 1, *config.input_hw, 3), np.float32)
     image_matrices = np.zeros_like(matrices)
@@ -346,7 +368,6 @@ def make_window(images: SequenceType[np.ndarray | None], poses: SequenceType[np.
         image_matrices[f] = compose_affine(matrices[f], frame_matrix)
         crops[f] = transforms.normalize_image(
             transforms.warp_crop(images[f], image_matrices[f], config.input_hw))
-    box = pose_box(history[last - 1], config.box_threshold, config.min_box_side)
     return TrackletWindow(crops, matrices.astype(np.float32),
                           image_matrices.astype(np.float32), valid,
                           history.astype(np.float32), box.astype(np.float32),

@@ -22,11 +22,11 @@ class Crops(NamedTuple):
 
 
 class PoseEstimates(NamedTuple):
-    """Decoded poses for N boxes."""
+    """Decoded poses for N boxes, and the features of extra crops run in the same call."""
 
     keypoints: np.ndarray  # (N, K, 2) image pixels
     scores: np.ndarray  # (N, K) heatmap peaks
-    features: np.ndarray | None  # (N, H/4, W/4, 3·W) when requested
+    extra_features: np.ndarray | None  # (M, H/4, W/4, 3·W) of `estimate`'s `extra` crops
 
 
 def make_crops(image: np.ndarray, boxes: np.ndarray, input_hw: tuple[int, int],
@@ -88,12 +88,20 @@ class TopDownEstimator:
         self.joint_layout = joint_layout
         self.variables = jax.device_put(variables)
         self._forward = jax.jit(lambda v, x: module.apply(v, x, train=False))
+        self._empty = None  # run's outputs for no crops
 
     def run(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Heatmaps (N, h, w, K) and features (N, h, w, C) of normalised crops (N, H, W, 3)."""
         n = len(images)
+        if n == 0:
+            if self._empty is None:
+                out = jax.eval_shape(self._forward, self.variables,
+                                     jax.ShapeDtypeStruct((1, *self.input_hw, 3), np.float32))
+                self._empty = (np.zeros((0, *out.heatmaps.shape[1:]), out.heatmaps.dtype),
+                               np.zeros((0, *out.features.shape[1:]), out.features.dtype))
+            return self._empty
         heat, feat = [], []
-        for start in range(0, max(n, 1), self.batch_size):
+        for start in range(0, n, self.batch_size):
             chunk = images[start:start + self.batch_size]
             real = len(chunk)
             pad = padded_size(real, self.batch_size) - real
@@ -102,20 +110,32 @@ class TopDownEstimator:
             out = self._forward(self.variables, chunk)
             heat.append(np.asarray(out.heatmaps)[:real])
             feat.append(np.asarray(out.features)[:real])
-        return np.concatenate(heat)[:n], np.concatenate(feat)[:n]
+        return np.concatenate(heat), np.concatenate(feat)
 
     def estimate(self, image: np.ndarray, boxes: np.ndarray,
-                 with_features: bool = False) -> PoseEstimates:
-        """Poses for `boxes` ((N, 4) xywh) in `image` ((H, W, 3) uint8 RGB), PoseTrack slots."""
+                 extra: np.ndarray | None = None) -> PoseEstimates:
+        """Poses for `boxes` ((N, 4) xywh) in `image` ((H, W, 3) uint8 RGB), PoseTrack slots.
+
+        `extra`, more normalised crops (M, H, W, 3) (the GNN predictor's), run in the same
+        batched calls as the boxes' crops (and their mirrors under flip test); their features
+        come back in `extra_features`.
+        """
         boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
         crops = make_crops(image, boxes, self.input_hw)
-        heatmaps, features = self.run(crops.images)
-        if self.flip_test and len(boxes):
-            flipped, _ = self.run(crops.images[:, :, ::-1].copy())
+        n = len(boxes)
+        parts = [crops.images]
+        if self.flip_test and n:
+            parts.append(crops.images[:, :, ::-1])
+        if extra is not None:
+            parts.append(extra)
+        heatmaps, features = self.run(np.concatenate(parts) if len(parts) > 1 else parts[0])
+        if self.flip_test and n:
             heatmaps = transforms.average_with_flip(
-                heatmaps, flipped, joints.COCO_FLIP_PERMUTATION if self.joint_layout == "coco"
-                else joints.FLIP_PERMUTATION)
-        keypoints, scores = transforms.decode_heatmaps(heatmaps, crops.inverse, self.input_hw)
+                heatmaps[:n], heatmaps[n:2 * n], joints.COCO_FLIP_PERMUTATION
+                if self.joint_layout == "coco" else joints.FLIP_PERMUTATION)
+        keypoints, scores = transforms.decode_heatmaps(heatmaps[:n], crops.inverse,
+                                                       self.input_hw)
         if self.joint_layout == "coco":
             keypoints, scores = joints.coco_to_posetrack(keypoints, scores)
-        return PoseEstimates(keypoints, scores, features if with_features else None)
+        extra_features = features[len(features) - len(extra):] if extra is not None else None
+        return PoseEstimates(keypoints, scores, extra_features)

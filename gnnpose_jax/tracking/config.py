@@ -58,9 +58,14 @@ def tracker_config(section: Mapping[str, Any] | None, gnn: GraphSpec | None = No
     return TrackerConfig(**values)
 
 
-def tracker_config_for(workdir: str | Path, gnn: GraphSpec | None = None) -> TrackerConfig:
-    """The tracker settings stored with a training run (defaults where it has none), with n
-    and τ_joint from `gnn`, the graph settings of its GNN export (see `tracker_config`)."""
+def tracker_config_for(workdir: str | Path | None, gnn: GraphSpec | None = None,
+                       section: Mapping[str, Any] | None = None) -> TrackerConfig:
+    """The tracker settings of a run, by the one rule of `track` and `evaluate.py`: a config
+    file's `tracker` section when one is given (`section`), else the section the training
+    run stored in WORKDIR/config.json, else the defaults; n and τ_joint from `gnn`, the graph
+    settings of its GNN export (see `tracker_config`)."""
+    if section is not None or workdir is None:
+        return tracker_config(section, gnn)
     path = Path(workdir) / CONFIG_JSON
     stored = {}
     if path.is_file():

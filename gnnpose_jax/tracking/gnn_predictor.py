@@ -4,14 +4,17 @@ Crops follow the training windows exactly (`data.windows`), with the crop settin
 export stores (`CropSettings`): a history frame's crop is its emitted pose's box enlarged
 `box_enlarge` (a detection crop, 1.25 by default), and the current crop is the last pose's box
 enlarged `box_enlarge × track_enlarge` (1.25 × 1.2, `windows.track_crop_region`), both at the
-export's input size. HRNet features of history crops are computed
-once, when the pose is emitted (`observe`), and cached for n frames. Tracks are batched into
-padded graphs of a fixed budget, so a video compiles the GNN once.
+export's input size. HRNet features of a history crop are computed
+once, in the HRNet call of the frame after the pose was emitted (the tracker runs the
+predictor's crops with the detections' crops, one batched call per frame), and cached for n
+frames. Tracks are batched into padded graphs (the next power of two up to `max_tracks`), so a
+video compiles the GNN a few times at most.
 """
 
 from __future__ import annotations
 
 import copy
+from typing import NamedTuple
 
 import jax
 import numpy as np
@@ -34,11 +37,26 @@ def _pose_array(pose: Pose) -> np.ndarray:
     return np.concatenate([pose.keypoints, pose.scores[:, None]], axis=1)
 
 
+class _Plan(NamedTuple):
+    """What a usable track contributes to this frame's graphs (`GnnPredictor.crops`)."""
+
+    history: np.ndarray  # (n, K, 3) poses of frames t-1 .. t-n (zeros where missing)
+    affines: np.ndarray  # (n, 2, 3) their crop matrices
+    keys: list  # n feature-cache keys, None where a frame is missing
+    current: np.ndarray  # (2, 3) the current crop's matrix
+    box: np.ndarray  # the last pose's box
+
+
 class GnnPredictor:
     """Predicts each active track's pose in the current frame with the pose-dynamics GNN.
 
+    A frame is two calls: `crops` names the crops whose HRNet features it needs (the history
+    crops of the previous frames' emitted poses not yet run, then each usable track's
+    current crop), the tracker runs them through `estimator` in the same batched call as the
+    detections' crops, and `predict` takes their features. So HRNet runs once per frame.
+
     Args:
-      estimator: the HRNet top-down estimator (its `run` gives crop features).
+      estimator: the HRNet top-down estimator whose features the GNN was trained on.
       gnn_module: a `GnnPose`.
       gnn_variables: its variables.
       spec: the graph settings the GNN was trained with.
@@ -51,8 +69,7 @@ class GnnPredictor:
     def __init__(self, estimator: TopDownEstimator, gnn_module, gnn_variables, spec: GraphSpec,
                  max_tracks: int = 16, crops: CropSettings | None = None):
         self.estimator, self.spec, self.max_tracks = estimator, spec, max_tracks
-        self.crops = crops or CropSettings(estimator.input_hw)
-        self.budget = graph_budget(spec, max_tracks)
+        self.crop_settings = crops or CropSettings(estimator.input_hw)
         self._budgets = {}  # padded track count -> its graph budget
         self.variables = jax.device_put(gnn_variables)
         grid = spec.grid
@@ -62,7 +79,15 @@ class GnnPredictor:
             return decode_poses(logits, graphs, grid_to_image, grid, radius=spec.decode_radius)
 
         self._forward = jax.jit(forward)
-        self._cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._reset()
+
+    def _reset(self) -> None:
+        #: (track id, frame) -> the HRNet features of that pose's history crop (None until
+        #: its crop has run).
+        self._cache: dict[tuple[int, int], np.ndarray | None] = {}
+        #: Keys and normalised crops of emitted poses whose features are not computed yet.
+        self._pending: list[tuple[tuple[int, int], np.ndarray]] = []
+        self._plans: list[_Plan | None] = []
 
     @classmethod
     def from_export(cls, estimator: TopDownEstimator, export: GnnExport, max_tracks: int = 16
@@ -74,95 +99,94 @@ class GnnPredictor:
     def fresh(self) -> GnnPredictor:
         """A predictor for another video: an empty feature cache, the same compiled network."""
         other = copy.copy(self)
-        other._cache = {}
+        other._reset()
         return other
 
-    def _box(self, pose: np.ndarray) -> np.ndarray:
-        return windows.pose_box(pose, self.spec.joint_threshold)
-
-    def _features(self, image: np.ndarray, matrices: list[np.ndarray]) -> np.ndarray:
-        return self.estimator.run(warp_crops(image, matrices, self.crops.input_hw))[1]
-
     def observe(self, image: np.ndarray, frame_index: int, outputs: list[TrackedPose]) -> None:
-        """Caches the history-crop features of every emitted pose of this frame."""
-        hw, enlarge = self.crops.input_hw, self.crops.box_enlarge
-        matrices, keys = [], []
-        for out in outputs:
-            pose = _pose_array(out.pose)
-            if (pose[:, 2] >= self.spec.joint_threshold).sum() < 1:
-                continue
-            matrices.append(windows.history_crop_matrix(pose, hw, enlarge,
-                                                        self.spec.joint_threshold))
-            keys.append((out.track_id, frame_index))
-        if matrices:
-            for key, m, f in zip(keys, matrices, self._features(image, matrices), strict=True):
-                self._cache[key] = (m, f)
+        """Cuts the history crop of every emitted pose of this frame; their features are
+        computed with the next frame's crops (`crops`), in HRNet's one call of that frame."""
+        settings, threshold = self.crop_settings, self.spec.joint_threshold
+        poses = [(out.track_id, _pose_array(out.pose)) for out in outputs]
+        poses = [(track_id, pose) for track_id, pose in poses if pose[:, 2].max() > threshold]
+        matrices = [windows.history_crop_matrix(pose, settings.input_hw, settings.box_enlarge,
+                                                threshold) for _, pose in poses]
+        for (track_id, _), crop in zip(poses, warp_crops(image, matrices, settings.input_hw),
+                                       strict=True):
+            self._cache[track_id, frame_index] = None
+            self._pending.append(((track_id, frame_index), crop))
         oldest = frame_index - self.spec.history
         self._cache = {k: v for k, v in self._cache.items() if k[1] > oldest}
+        self._pending = [(k, c) for k, c in self._pending if k in self._cache]
 
-    def predict(self, image: np.ndarray, frame_index: int, tracks: list[Track]
-                ) -> list[Pose | None]:
-        """One predicted pose per track (None for a track without usable history)."""
-        out: list[Pose | None] = []
-        for start in range(0, len(tracks), self.max_tracks):
-            chunk = tracks[start:start + self.max_tracks]
-            out.extend(self._predict_chunk(image, frame_index, chunk))
-        return out
+    def crops(self, image: np.ndarray, frame_index: int, tracks: list[Track]) -> np.ndarray:
+        """The normalised crops (M, H, W, 3) whose HRNet features `predict` needs for
+        `tracks` in this frame: the pending history crops, then each usable track's current
+        crop (the last pose's box enlarged `box_enlarge × track_enlarge`)."""
+        self._plans = [self._plan(frame_index, track) for track in tracks]
+        currents = [plan.current for plan in self._plans if plan is not None]
+        pending = [crop for _, crop in self._pending]
+        current = warp_crops(image, currents, self.crop_settings.input_hw)
+        return np.concatenate([np.stack(pending), current]) if pending else current
 
-    def _predict_chunk(self, image, frame_index, tracks) -> list[Pose | None]:
-        spec, crops = self.spec, self.crops
-        hw = crops.input_hw
-        n, k = spec.history, spec.num_joints
-        graphs, currents, history_feats, usable = [], [], [], []
-        for track in tracks:
-            frames = dict(track.history)
-            last_frame = max(frames)
-            last = _pose_array(frames[last_frame])
-            if (last[:, 2] >= spec.joint_threshold).sum() < 1:
-                usable.append(False)
-                continue
-            history = np.zeros((n, k, 3))
-            affines = np.tile(np.eye(2, 3), (n, 1, 1))
-            feats = [None] * n
-            for f in range(1, n + 1):
-                key = (track.track_id, frame_index - f)
-                if frame_index - f in frames and key in self._cache:
-                    history[f - 1] = _pose_array(frames[frame_index - f])
-                    affines[f - 1], feats[f - 1] = self._cache[key]
-            if not (history[..., 2] >= spec.joint_threshold).any():
-                usable.append(False)
-                continue
-            current = windows.current_crop_matrix(
-                last, hw, crops.box_enlarge * crops.track_enlarge, spec.joint_threshold)
-            graphs.append(build_graph(spec, history, affines, current, self._box(last)))
-            currents.append(current)
-            history_feats.append(feats)
-            usable.append(True)
-        if not graphs:
-            return [None] * len(tracks)
+    def _plan(self, frame_index: int, track: Track) -> _Plan | None:
+        spec, crops = self.spec, self.crop_settings
+        history = np.zeros((spec.history, spec.num_joints, 3))
+        keys = [None] * spec.history
+        frames = dict(track.history)
+        for f in range(1, spec.history + 1):
+            key = (track.track_id, frame_index - f)
+            if frame_index - f in frames and key in self._cache:
+                history[f - 1] = _pose_array(frames[frame_index - f])
+                keys[f - 1] = key
+        geometry = windows.crop_geometry(history, crops.input_hw, crops.box_enlarge,
+                                         crops.track_enlarge, spec.joint_threshold)
+        if geometry is None:
+            return None
+        matrices, box = geometry
+        return _Plan(history, matrices[1:], keys, matrices[0], box)
 
-        current_feats = self._features(image, currents)
-        shape = current_feats.shape[1:]
-        size = padded_size(len(graphs), self.max_tracks)
+    def predict(self, image: np.ndarray, frame_index: int, tracks: list[Track],
+                features: np.ndarray) -> list[Pose | None]:
+        """One predicted pose per track (None for a track without usable history).
+
+        Args:
+          image: the frame.
+          frame_index: its index.
+          tracks: the tracks `crops` was called with, for this frame.
+          features: HRNet features of the crops `crops` returned, in its order.
+        """
+        if len(self._plans) != len(tracks):
+            raise ValueError("predict: call crops() with the same tracks first")
+        for (key, _), feature in zip(self._pending, features, strict=False):
+            self._cache[key] = feature
+        current = iter(features[len(self._pending):])
+        self._pending = []
+        usable = [(plan, next(current)) for plan in self._plans if plan is not None]
+        poses = []
+        for start in range(0, len(usable), self.max_tracks):
+            poses.extend(self._predict_chunk(usable[start:start + self.max_tracks]))
+        poses = iter(poses)
+        return [next(poses) if plan is not None else None for plan in self._plans]
+
+    def _predict_chunk(self, chunk: list[tuple[_Plan, np.ndarray]]) -> list[Pose]:
+        spec = self.spec
+        n = spec.history
+        shape = chunk[0][1].shape
+        size = padded_size(len(chunk), self.max_tracks)
         if size not in self._budgets:
             self._budgets[size] = graph_budget(spec, size)
         features = np.zeros((size, n + 1, *shape), np.float32)
-        for i, feats in enumerate(history_feats):
-            features[i, 0] = current_feats[i]
-            for f, feat in enumerate(feats, start=1):
-                if feat is not None:
-                    features[i, f] = feat
+        graphs, currents = [], []
+        for i, (plan, current_feature) in enumerate(chunk):
+            features[i, 0] = current_feature
+            for f, key in enumerate(plan.keys, start=1):
+                if key is not None:
+                    features[i, f] = self._cache[key]
+            graphs.append(build_graph(spec, plan.history, plan.affines, plan.current, plan.box))
+            currents.append(plan.current)
         grid_to_image = np.tile(np.eye(2, 3), (size, 1, 1))
         grid_to_image[: len(currents)] = grid_to_image_affines(np.stack(currents), spec.grid)
         batch = batch_graphs(graphs, self._budgets[size])
         poses = np.asarray(self._forward(self.variables, batch, features, grid_to_image))
-
-        results, i = [], 0
-        for ok in usable:
-            if ok:
-                results.append(Pose(poses[i, :, :2].astype(np.float64),
-                                    poses[i, :, 2].astype(np.float64)))
-                i += 1
-            else:
-                results.append(None)
-        return results
+        return [Pose(poses[i, :, :2].astype(np.float64), poses[i, :, 2].astype(np.float64))
+                for i in range(len(chunk))]

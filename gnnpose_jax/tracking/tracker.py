@@ -14,7 +14,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import time
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -100,19 +100,36 @@ class Track:
 
 
 class PoseEstimator(Protocol):
-    """Estimates poses in person boxes (HRNet); `TopDownEstimator` is one."""
+    """Estimates poses in person boxes (HRNet); `TopDownEstimator` is one.
 
-    def estimate(self, image: np.ndarray, boxes: np.ndarray): ...
+    `estimate(image, boxes)` returns `(keypoints, scores, ...)`; with `extra` crops (only
+    asked of the predictor's own estimator) it also runs them and returns their features as
+    the third item.
+    """
+
+    def estimate(self, image: np.ndarray, boxes: np.ndarray, extra=None): ...
 
 
 class PosePredictor(Protocol):
-    """Predicts a track's pose in the current frame from its history (the GNN)."""
+    """Predicts a track's pose in the current frame from its history (the GNN).
 
-    def predict(self, image: np.ndarray, frame_index: int, tracks: list[Track]
-                ) -> list[Pose | None]: ...
+    Attributes:
+      estimator: the network whose crop features `predict` reads (run on `crops`); when it
+        is the tracker's estimator, the crops run in the same batched call as the detections'.
+    """
+
+    estimator: Any
+
+    def crops(self, image: np.ndarray, frame_index: int, tracks: list[Track]
+              ) -> np.ndarray | None:
+        """The normalised crops whose features `predict` needs this frame, or None."""
+
+    def predict(self, image: np.ndarray, frame_index: int, tracks: list[Track],
+                features: np.ndarray | None) -> list[Pose | None]:
+        """One pose per track of the last `crops` call (None: no prediction)."""
 
     def observe(self, image: np.ndarray, frame_index: int, outputs: list[TrackedPose]) -> None:
-        """Called once per frame with what was emitted, so history features can be cached."""
+        """Called once per frame with what was emitted, so history crops can be cached."""
 
 
 def _present(poses: list[Pose], threshold: float) -> np.ndarray:
@@ -156,10 +173,11 @@ def merge_poses(predicted: Pose, estimated: Pose, rule: str, agree: float,
 
 
 def _box_diagonal(pose: Pose, threshold: float) -> float:
-    pts = pose.keypoints[pose.scores >= threshold]
-    if len(pts) < 2:
+    present = pose.scores >= threshold
+    if present.sum() < 2:
         return 0.0
-    return float(np.linalg.norm(pts.max(0) - pts.min(0)))
+    _, _, w, h = transforms.box_from_keypoints(pose.keypoints, present=present)
+    return float(np.linalg.norm((w, h)))
 
 
 def pose_nms(outputs: list[TrackedPose], oks_threshold: float, joint_threshold: float
@@ -191,7 +209,8 @@ class OnlineTracker:
         self._next_id = 0
         #: Boxes dropped as unusable (`transforms.usable_boxes`) so far.
         self.dropped_boxes = 0
-        #: Seconds spent per stage: "hrnet", "gnn" (predict + observe), "match" (the rest).
+        #: Seconds spent per stage: "hrnet" (every HRNet call: the detections' crops and the
+        #: predictor's), "gnn" (the predictor's own work), "match" (the rest).
         self.timings = collections.Counter()
 
     def _new_track(self, frame_index: int, pose: Pose) -> Track:
@@ -222,20 +241,28 @@ class OnlineTracker:
         boxes = boxes[usable]
         if boxes.shape[1] == 5:
             boxes = boxes[boxes[:, 4] >= cfg.min_box_score, :4]
+        active = [t for t in self.tracks if frame_index - t.history[-1][0] <= cfg.history]
+        predictor = self.predictor if active else None
         t0 = time.perf_counter()
-        est = self.estimator.estimate(image, boxes)
+        crops = predictor.crops(image, frame_index, active) if predictor is not None else None
         t1 = time.perf_counter()
-        self.timings["hrnet"] += t1 - t0
+        # One HRNet call for the detections and the predictor's crops, when they share it.
+        shared = crops is not None and predictor.estimator is self.estimator
+        est = (self.estimator.estimate(image, boxes, extra=crops) if shared
+               else self.estimator.estimate(image, boxes))
+        features = est[2] if shared else None
+        if crops is not None and not shared:
+            features = predictor.estimator.run(crops)[1]
         estimates = [Pose(k.astype(np.float64), s.astype(np.float64))
                      for k, s in zip(est[0], est[1], strict=True)]
-
-        active = [t for t in self.tracks if frame_index - t.history[-1][0] <= cfg.history]
-        if self.predictor is not None and active:
-            predictions = self.predictor.predict(image, frame_index, active)
+        t2 = time.perf_counter()
+        if predictor is not None:
+            predictions = predictor.predict(image, frame_index, active, features)
         else:
             predictions = [None] * len(active)
-        t2 = time.perf_counter()
-        self.timings["gnn"] += t2 - t1
+        t3 = time.perf_counter()
+        self.timings["hrnet"] += t2 - t1
+        self.timings["gnn"] += (t1 - t0) + (t3 - t2)
         # Without a prediction, a track is associated through its last pose but never emitted.
         references = [p if p is not None else t.last_pose
                       for t, p in zip(active, predictions, strict=True)]
@@ -276,11 +303,11 @@ class OnlineTracker:
         self.tracks = [t for t in self.tracks if t.misses <= cfg.max_misses
                        and frame_index - t.history[-1][0] <= cfg.history]
         outputs = pose_nms(outputs, cfg.nms_oks, cfg.joint_threshold)
-        t3 = time.perf_counter()
-        self.timings["match"] += t3 - t2
+        t4 = time.perf_counter()
+        self.timings["match"] += t4 - t3
         if self.predictor is not None:
             self.predictor.observe(image, frame_index, outputs)
-            self.timings["gnn"] += time.perf_counter() - t3
+            self.timings["gnn"] += time.perf_counter() - t4
         return outputs
 
 
