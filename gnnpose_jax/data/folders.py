@@ -18,6 +18,8 @@ from typing import Any
 
 from gnnpose_jax.errors import ConfigError
 
+#: The splits the project's datasets have: a synthetic world's and the TFDS builder's.
+SPLITS = ("train", "val")
 #: Where a synthetic world goes when `data.root` is empty: this folder of the run's workdir.
 DEFAULT_WORLD_DIR = "synthetic_world"
 

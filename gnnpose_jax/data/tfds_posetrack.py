@@ -49,11 +49,11 @@ import tensorflow_datasets as tfds
 from etils import epath
 
 from gnnpose_jax.data import posetrack, posetrack21, synthetic, transforms
+from gnnpose_jax.data.folders import SPLITS
 from gnnpose_jax.data.joints import NUM_JOINTS
 from gnnpose_jax.data.types import Frame, Person, Sequence
 from gnnpose_jax.errors import DataError
 
-SPLITS = ("train", "val")
 #: The per-split sequence index written beside the records.
 INDEX_FILE = "sequence_index.json"
 INDEX_FORMAT = 1

@@ -7,6 +7,7 @@ import numpy as np
 from gnnpose_jax.evaluation.pairs import Pairs
 from gnnpose_jax.evaluation.prepare import Prepared
 
+#: Scores are reported in percent.
 PERCENT = 100.0
 
 

@@ -29,10 +29,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from gnnpose_jax.evaluation.ap import PERCENT
 from gnnpose_jax.evaluation.pairs import Pairs, make_pairs
 from gnnpose_jax.evaluation.prepare import Prepared
 from gnnpose_jax.evaluation.pt21 import EVAL_TO_KIT, KIT_JOINT_NAMES, KIT_LABELS, Inputs, prepare
-from gnnpose_jax.evaluation.report import PERCENT
 
 #: The kit's 19 thresholds (its own `np.arange`, so the floats are the same).
 ALPHAS = np.arange(0.05, 0.99, 0.05)

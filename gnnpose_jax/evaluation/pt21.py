@@ -22,11 +22,11 @@ from gnnpose_jax.data import posetrack21 as pt21
 from gnnpose_jax.data.posetrack import MIN_SCORE
 from gnnpose_jax.data.types import Person, Sequence
 from gnnpose_jax.errors import DataError
-from gnnpose_jax.evaluation.ap import assign_people, detection_labels, voc_ap
+from gnnpose_jax.evaluation.ap import PERCENT, assign_people, detection_labels, voc_ap
 from gnnpose_jax.evaluation.pairs import make_pairs
 from gnnpose_jax.evaluation.prepare import People, Prepared, _head_size
 from gnnpose_jax.evaluation.regions import points_in_polygons
-from gnnpose_jax.evaluation.report import PERCENT, _block
+from gnnpose_jax.evaluation.report import _block
 
 #: The kit's 15 joints in its order (slots of `joints.JOINT_NAMES`, ears left out), and the
 #: column labels it prints.

@@ -9,15 +9,13 @@ import numpy as np
 
 from gnnpose_jax.data import joints
 from gnnpose_jax.data.types import Sequence
-from gnnpose_jax.evaluation.ap import ap_per_joint, assign_people, detection_labels
+from gnnpose_jax.evaluation.ap import PERCENT, ap_per_joint, assign_people, detection_labels
 from gnnpose_jax.evaluation.mota import MotCounts, clear_mot
 from gnnpose_jax.evaluation.pairs import PCK_THRESHOLD, make_pairs
 from gnnpose_jax.evaluation.prepare import Prepared, prepare
 
 log = logging.getLogger(__name__)
 
-JOINT_NAMES = joints.EVAL_JOINT_NAMES
-PERCENT = 100.0
 
 #: Printed groups: mean of their joints (NaN if any is NaN, as the official table).
 GROUPS = {
@@ -35,7 +33,7 @@ _COUNT_NAMES = ("objects", "matches", "misses", "false_positives", "switches")
 
 def _block(values: np.ndarray) -> dict:
     """Groups, total (mean of the non-NaN joints) and per_joint of a (J,) percent array."""
-    per_joint = dict(zip(JOINT_NAMES, (float(v) for v in values), strict=True))
+    per_joint = dict(zip(joints.EVAL_JOINT_NAMES, (float(v) for v in values), strict=True))
     out = {g: float(np.mean([per_joint[n] for n in names])) for g, names in GROUPS.items()}
     finite = values[~np.isnan(values)]
     out["total"] = float(finite.mean()) if len(finite) else math.nan
@@ -68,10 +66,10 @@ def _mota_block(objects: np.ndarray, matches: np.ndarray, misses: np.ndarray,
         finite = values[~np.isnan(values)]
         out[name] = float(finite.mean()) if len(finite) else math.nan
         out.setdefault("per_joint_detail", {})[name] = dict(
-            zip(JOINT_NAMES, (float(v) for v in values), strict=True))
+            zip(joints.EVAL_JOINT_NAMES, (float(v) for v in values), strict=True))
     counts = dict(zip(_COUNT_NAMES, (objects, matches, misses, false_positives, switches),
                       strict=True))
-    out["counts"] = {name: {**dict(zip(JOINT_NAMES, (int(v) for v in c), strict=True)),
+    out["counts"] = {name: {**dict(zip(joints.EVAL_JOINT_NAMES, (int(v) for v in c), strict=True)),
                             "total": int(np.sum(c))} for name, c in counts.items()}
     return out
 

@@ -20,12 +20,12 @@ from gnnpose_jax.data.windows import TRACK_ENLARGE
 from gnnpose_jax.errors import CheckpointError
 from gnnpose_jax.graphs import CandidateGrid, GraphSpec
 from gnnpose_jax.models.gnn import GnnConfig, GnnPose
+from gnnpose_jax.models.restore import VARIABLES_DIR
 
 GNN_JSON = "gnn.json"
 GNN_FORMAT = "gnnpose_jax.gnn/2"
 #: Read too: exports without `crops` (their crops used the default enlargements).
 OLD_GNN_FORMATS = ("gnnpose_jax.gnn/1",)
-ORBAX_DIR = "variables"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,7 +117,7 @@ def write_gnn(path: Path, config: GnnConfig, params: Any, hrnet_checkpoint: str 
 
     path.mkdir()
     with ocp.StandardCheckpointer() as ckptr:
-        ckptr.save(path / ORBAX_DIR, {"params": params})
+        ckptr.save(path / VARIABLES_DIR, {"params": params})
     meta = {"format": GNN_FORMAT, "config": gnn_config_to_json(config),
             "hrnet_checkpoint": str(Path(hrnet_checkpoint).absolute()),
             "input_hw": list(crops.input_hw),
@@ -147,9 +147,9 @@ def load_gnn(directory: str | Path) -> GnnExport:
 
     directory = Path(directory).absolute()
     meta_path = directory / GNN_JSON
-    if not meta_path.is_file() or not (directory / ORBAX_DIR).is_dir():
+    if not meta_path.is_file() or not (directory / VARIABLES_DIR).is_dir():
         raise CheckpointError(f"{directory}: not a GNN export (expected {GNN_JSON} and "
-                              f"{ORBAX_DIR}/ inside, written by a GNN-mode train.py run)")
+                              f"{VARIABLES_DIR}/ inside, written by a GNN-mode train.py run)")
     try:
         meta = json.loads(meta_path.read_text())
         if meta.get("format") not in (GNN_FORMAT, *OLD_GNN_FORMATS):
@@ -161,10 +161,10 @@ def load_gnn(directory: str | Path) -> GnnExport:
         raise CheckpointError(f"{meta_path}: malformed ({e})") from None
     try:
         with ocp.StandardCheckpointer() as ckptr:
-            variables = ckptr.restore(directory / ORBAX_DIR)
+            variables = ckptr.restore(directory / VARIABLES_DIR)
     except (OSError, ValueError) as e:
         ignore_orphaned_reads()
         reason = str(e).splitlines()[0].split(" [tensorstore_spec=")[0]
         raise CheckpointError(f"{directory}: GNN export is damaged or incomplete, cannot read "
-                              f"{ORBAX_DIR}/ ({reason}); export it again or retrain") from None
+                              f"{VARIABLES_DIR}/ ({reason}); export it again or retrain") from None
     return GnnExport(GnnPose(config), variables, crops, hrnet_checkpoint)

@@ -25,6 +25,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gnnpose_jax.models.restore import VARIABLES_DIR
+
 BN_EPSILON = 1e-5
 BN_MOMENTUM = 0.9  # Flax convention: PyTorch's momentum 0.1.
 BOTTLENECK_EXPANSION = 4
@@ -307,7 +309,6 @@ def fold_batchnorm(variables: dict[str, Any]) -> dict[str, Any]:
 
 
 HRNET_JSON = "hrnet.json"
-ORBAX_DIR = "variables"
 
 
 def save_hrnet(directory: str | Path, config: HRNetConfig, variables: dict[str, Any],
@@ -323,7 +324,7 @@ def save_hrnet(directory: str | Path, config: HRNetConfig, variables: dict[str, 
         meta["input_hw"] = list(input_hw)
     if joints is not None:
         meta["joints"] = joints
-    save_variables(directory, ORBAX_DIR, variables, HRNET_JSON, meta)
+    save_variables(directory, VARIABLES_DIR, variables, HRNET_JSON, meta)
 
 
 def read_hrnet_json(directory: str | Path) -> dict[str, Any]:
@@ -332,10 +333,10 @@ def read_hrnet_json(directory: str | Path) -> dict[str, Any]:
 
     directory = Path(directory)
     meta_path = directory / HRNET_JSON
-    if not directory.is_dir() or not meta_path.is_file() or not (directory / ORBAX_DIR).is_dir():
+    if not (meta_path.is_file() and (directory / VARIABLES_DIR).is_dir()):
         raise CheckpointError(
             f"{directory}: not a converted HRNet checkpoint (expected {HRNET_JSON} and "
-            f"{ORBAX_DIR}/ inside; make one with `python -m convert_weights SRC {directory}`)")
+            f"{VARIABLES_DIR}/ inside; make one with `python -m convert_weights SRC {directory}`)")
     try:
         meta = json.loads(meta_path.read_text())
         meta["config"] = HRNetConfig.from_json(meta["config"])
@@ -364,7 +365,7 @@ def load_hrnet(directory: str | Path, fold_bn: bool = False, dtype: Any = jnp.fl
     meta = read_hrnet_json(directory)
     config = meta["config"]
     _, abstract = init_hrnet_abstract(config)
-    variables = restore_variables(directory, ORBAX_DIR, abstract, "HRNet")
+    variables = restore_variables(directory, VARIABLES_DIR, abstract, "HRNet")
     if fold_bn:
         return HRNet(config, fold_bn=True, dtype=dtype), fold_batchnorm(variables)
     return HRNet(config, dtype=dtype), variables

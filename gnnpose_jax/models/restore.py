@@ -13,6 +13,9 @@ from flax import traverse_util
 
 from gnnpose_jax.errors import CheckpointError
 
+#: The Orbax variables' folder inside every network folder (HRNet, YOLOX, GNN export).
+VARIABLES_DIR = "variables"
+
 
 def save_variables(directory: str | Path, variables_dir: str, variables: dict[str, Any],
                    json_name: str, meta: dict[str, Any]) -> None:

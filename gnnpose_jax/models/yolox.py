@@ -30,6 +30,7 @@ import jax
 import jax.numpy as jnp
 
 from gnnpose_jax.models.hrnet import upsample_nearest
+from gnnpose_jax.models.restore import VARIABLES_DIR
 
 BN_EPSILON = 1e-3
 STRIDES = (8, 16, 32)
@@ -424,7 +425,6 @@ def init_yolox(config: YoloxConfig, rng: jax.Array):
 
 
 YOLOX_JSON = "yolox.json"
-ORBAX_DIR = "variables"
 FORMAT = "gnnpose_jax.yolox/1"
 
 
@@ -432,7 +432,7 @@ def save_yolox(directory: str | Path, config: YoloxConfig, variables: dict[str, 
     """Writes `variables` as an Orbax checkpoint plus `yolox.json` into a new `directory`."""
     from gnnpose_jax.models.restore import save_variables
 
-    save_variables(directory, ORBAX_DIR, variables, YOLOX_JSON,
+    save_variables(directory, VARIABLES_DIR, variables, YOLOX_JSON,
                    {"format": FORMAT, "config": config.to_json()})
 
 
@@ -447,10 +447,10 @@ def read_yolox_json(directory: str | Path) -> YoloxConfig:
 
     directory = Path(directory)
     meta_path = directory / YOLOX_JSON
-    if not meta_path.is_file() or not (directory / ORBAX_DIR).is_dir():
+    if not meta_path.is_file() or not (directory / VARIABLES_DIR).is_dir():
         raise CheckpointError(
             f"{directory}: not a converted YOLOX checkpoint (expected {YOLOX_JSON} and "
-            f"{ORBAX_DIR}/ inside; make one with `python -m convert_weights SRC {directory}`)")
+            f"{VARIABLES_DIR}/ inside; make one with `python -m convert_weights SRC {directory}`)")
     try:
         meta = json.loads(meta_path.read_text())
         if meta.get("format") != FORMAT:
@@ -479,7 +479,7 @@ def load_yolox(directory: str | Path, fold_bn: bool = False, dtype: Any = jnp.fl
 
     config = read_yolox_json(directory)
     _, abstract = init_yolox_abstract(config)
-    variables = restore_variables(directory, ORBAX_DIR, abstract, "YOLOX")
+    variables = restore_variables(directory, VARIABLES_DIR, abstract, "YOLOX")
     if fold_bn:
         return YOLOX(config, fold_bn=True, dtype=dtype), fold_batchnorm(variables)
     return YOLOX(config, dtype=dtype), variables

@@ -22,6 +22,16 @@ def track_colour(track_id: int) -> tuple[int, int, int]:
     return int(r * 255), int(g * 255), int(b * 255)
 
 
+#: cv2 draws with sub-pixel precision: coordinates carry this many fractional bits.
+SUBPIXEL_BITS = 4
+SUBPIXEL = float(1 << SUBPIXEL_BITS)
+
+
+def subpixel(point) -> tuple[int, int]:
+    """A point in cv2's fixed-point coordinates (`SUBPIXEL_BITS` fractional bits)."""
+    return int(round(point[0] * SUBPIXEL)), int(round(point[1] * SUBPIXEL))
+
+
 def _dashed_line(image, p, q, colour, thickness, dash=6):
     length = float(np.hypot(*(q - p)))
     steps = max(int(length // dash), 1)

@@ -10,16 +10,7 @@ import numpy as np
 
 from gnnpose_jax.data import joints
 from gnnpose_jax.data.types import Frame, Sequence
-from gnnpose_jax.viz.draw import track_colour
-
-# cv2 draws with sub-pixel precision: coordinates carry this many fractional bits.
-_SHIFT = 4
-_FIXED = float(1 << _SHIFT)
-
-
-def _fixed(p: np.ndarray) -> tuple[int, int]:
-    """A point in cv2's fixed-point coordinates."""
-    return int(round(p[0] * _FIXED)), int(round(p[1] * _FIXED))
+from gnnpose_jax.viz.draw import SUBPIXEL, SUBPIXEL_BITS, subpixel, track_colour
 
 
 def draw_ground_truth(image: np.ndarray, frame: Frame,
@@ -48,11 +39,12 @@ def draw_ground_truth(image: np.ndarray, frame: Frame,
         kp, present = person.keypoints, person.present
         for a, b in joints.LIMBS:
             if present[a] and present[b]:
-                cv2.line(out, _fixed(kp[a]), _fixed(kp[b]), colour, 1, cv2.LINE_AA, _SHIFT)
-        radius = int(2.5 * _FIXED)
+                cv2.line(out, subpixel(kp[a]), subpixel(kp[b]), colour, 1, cv2.LINE_AA,
+                         SUBPIXEL_BITS)
+        radius = int(2.5 * SUBPIXEL)
         for k in np.flatnonzero(present):
             fill = -1 if kp[k, 2] > 0 else 1
-            cv2.circle(out, _fixed(kp[k]), radius, colour, fill, cv2.LINE_AA, _SHIFT)
+            cv2.circle(out, subpixel(kp[k]), radius, colour, fill, cv2.LINE_AA, SUBPIXEL_BITS)
         if person.head_box is not None:
             x1, y1, x2, y2 = (round(v) for v in person.head_box)
             cv2.rectangle(out, (x1, y1), (x2, y2), colour, 1)

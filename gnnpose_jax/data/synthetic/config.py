@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
+from gnnpose_jax.data.folders import SPLITS
 from gnnpose_jax.errors import DataError
 
-SPLITS = ("train", "val")
 #: Sequence numbers per split start here, so image ids stay unique across splits.
 SPLIT_NUMBER_OFFSET = {"train": 0, "val": 100000}
 #: poseval's image id: sequence type (mpii = 1) * 1e10 + sequence number * 1e4 + frame.

@@ -24,13 +24,11 @@ from gnnpose_jax.data.synthetic.motion import (
     random_colour,
     sample_body,
 )
+from gnnpose_jax.viz.draw import SUBPIXEL, SUBPIXEL_BITS, subpixel
 
 # Label-map values: figures (walkers, then the crowd) use their index; these values are not
 # figures, and bound how many figures a video can hold.
 OCCLUDER_LABEL, EMPTY_LABEL = 254, 255
-# cv2 draws with sub-pixel precision: coordinates carry this many fractional bits.
-_SHIFT = 4
-_FIXED = float(1 << _SHIFT)
 # The face disc: shifted towards the nose, dropped and shrunk, in head radii.
 _FACE_SHIFT, _FACE_DROP, _FACE_RADIUS = 0.3, 0.15, 0.8
 _NOSE_RADIUS, _NOSE_SHADE = 0.18, 0.6
@@ -72,11 +70,6 @@ def _shade(colour: tuple[float, float, float], side: str | None) -> tuple[float,
         gain, offset = _LIGHTER
         return tuple(min(255.0, gain * c + offset) for c in colour)
     return tuple(_DARKER * c for c in colour)
-
-
-def _fixed(p: np.ndarray) -> tuple[int, int]:
-    """A point in cv2's fixed-point coordinates."""
-    return int(round(p[0] * _FIXED)), int(round(p[1] * _FIXED))
 
 
 def person_primitives(walker: Walker, t: int, face_threshold: float) -> list[tuple]:
@@ -157,12 +150,13 @@ def draw_primitives(canvas: np.ndarray, prims: list[tuple], value: int | None = 
     for kind, geom, size, colour in prims:
         c = colour if value is None else int(value)
         if kind == "capsule":
-            cv2.line(canvas, _fixed(geom[0]), _fixed(geom[1]), c, size, line, _SHIFT)
+            cv2.line(canvas, subpixel(geom[0]), subpixel(geom[1]), c, size, line, SUBPIXEL_BITS)
         elif kind == "poly":
-            hull = cv2.convexHull(np.round(geom * _FIXED).astype(np.int32))
-            cv2.fillConvexPoly(canvas, hull, c, line, _SHIFT)
+            hull = cv2.convexHull(np.round(geom * SUBPIXEL).astype(np.int32))
+            cv2.fillConvexPoly(canvas, hull, c, line, SUBPIXEL_BITS)
         else:
-            cv2.circle(canvas, _fixed(geom), int(round(size * _FIXED)), c, -1, line, _SHIFT)
+            cv2.circle(canvas, subpixel(geom), int(round(size * SUBPIXEL)), c, -1, line,
+                       SUBPIXEL_BITS)
 
 
 def _low_frequency_noise(rng: np.random.Generator, hw: tuple[int, int], cell: int,
