@@ -19,15 +19,15 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from torch_hrnet import build_torch_hrnet, randomize_  # noqa: E402
 
 from gnnpose_jax.models import hrnet, hrnet_convert  # noqa: E402
+from tests.helpers.torch_hrnet import build_torch_hrnet, randomize_  # noqa: E402
 
 GFLOPS_W32_384x288 = 16.0  # per image, HRNET.md
 

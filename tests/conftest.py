@@ -1,7 +1,6 @@
 """Shared fixtures. Paths: the real PoseTrack samples live in ../shared beside the checkout."""
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,6 @@ SAMPLES = SHARED / "data" / "posetrack18_samples"
 # Tests run JAX on the CPU whatever the machine has; multi-device tests start their own
 # subprocesses with XLA_FLAGS set.
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 @pytest.fixture(scope="session")

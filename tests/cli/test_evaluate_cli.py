@@ -1,0 +1,135 @@
+"""`python evaluate.py` on PoseTrack 2017/2018 files: metrics, table and converted copies; bad
+input is one error line with a non-zero exit and no output."""
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gnnpose_jax.data import joints
+from gnnpose_jax.data import posetrack as pt
+from gnnpose_jax.data.types import Frame, Sequence
+from gnnpose_jax.evaluation import evaluate, load_for_evaluation, to_json
+from tests.helpers.poseval_people import person, sequence
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _walkers(rng, frames=5):
+    """A GT video: three walkers (one missing a joint sometimes), an ignore region."""
+    out = []
+    for t in range(frames):
+        out.append([person(k, origin=(100.0 + 7 * t, 200.0 + 900 * k),
+                           missing=(3,) if (t + k) % 3 == 0 else ()) for k in range(3)])
+    return out
+
+
+def _ground_truth():
+    """Two GT sequences with unlabeled frames and an ignore region."""
+    rng = np.random.default_rng(0)
+    a = _walkers(rng) + [[]]
+    b = [[]] + _walkers(rng, 4)
+    region = [np.array([[90.0, 2000.0], [400.0, 2000.0], [400.0, 2100.0], [90.0, 2100.0]])]
+    return [sequence(a, "000001_mpii_test"), sequence(b, "000002_bonn_test", regions=region)]
+
+
+def _noisy(gt_seqs, seed=1):
+    """Predictions: jitter up to ~1 head size, dropped joints and people, id changes."""
+    rng = np.random.default_rng(seed)
+    preds = []
+    for seq in gt_seqs:
+        frames = []
+        for frame in seq.frames:
+            people = []
+            for p in frame.people:
+                if rng.random() < 0.1:
+                    continue
+                q = person(p.track_id + 100 * int(rng.random() < 0.2), score=0.5)
+                q.keypoints = p.keypoints.copy()
+                q.keypoints[:, :2] += rng.normal(0, 10, (joints.NUM_JOINTS, 2)).round(1)
+                q.keypoints[~p.present] = 0.0
+                q.scores = rng.random(joints.NUM_JOINTS).round(2)
+                people.append(q)
+            frames.append(Frame(file_name=frame.file_name, frame_index=frame.frame_index,
+                                is_labeled=frame.is_labeled, people=people))
+        preds.append(Sequence(name=seq.name, frames=frames))
+    return preds
+
+
+def _run(*args):
+    """Runs evaluate.py; returns (exit code, stdout, stderr)."""
+    proc = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), *map(str, args)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def test_cli_writes_metrics_table_and_converted_copies(tmp_path):
+    gt, pred = _ground_truth(), _noisy(_ground_truth())
+    pt.write_sequences(gt, tmp_path / "gt")
+    pt.write_sequences(pred, tmp_path / "pred")
+    out = tmp_path / "out.json"
+    code, stdout, _ = _run("--ground-truth", tmp_path / "gt", "--predictions",
+                           tmp_path / "pred", "--output", out, "--per-sequence", "--format",
+                           "2017", "--converted-out", tmp_path / "conv")
+    assert code == 0 and stdout.splitlines()[1].startswith("AP ")
+    written = json.loads(out.read_text())
+    assert {"ap", "mota", "per_sequence"} <= set(written)
+    again = evaluate(*load_for_evaluation(tmp_path / "conv/ground_truth",
+                                          tmp_path / "conv/predictions"), per_sequence=True)
+    assert "annolist" in json.loads(next((tmp_path / "conv/predictions").iterdir()).read_text())
+    assert to_json(again) == written
+
+
+def _corrupt(path, edit):
+    """Applies `edit` to the JSON in `path`."""
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data))
+
+
+CLI_ERRORS = {
+    "missing_prediction_file": (lambda d: (d / "pred/000002_bonn_test.json").unlink(),
+                                "pred/000002_bonn_test.json", "missing prediction file"),
+    "frame_count_mismatch": (lambda d: _corrupt(d / "pred/000001_mpii_test.json",
+                                                lambda j: j["images"].pop()),
+                             "pred/000001_mpii_test.json", "frames"),
+    "duplicate_track_ids": (lambda d: _corrupt(d / "pred/000001_mpii_test.json",
+                                               lambda j: [a.__setitem__("track_id", 5)
+                                                          for a in j["annotations"]]),
+                            "pred/000001_mpii_test.json", "frame 0.*unique"),
+    "track_id_out_of_range": (lambda d: _corrupt(d / "pred/000001_mpii_test.json",
+                                                 lambda j: j["annotations"][0].__setitem__(
+                                                     "track_id", -1)),
+                              "pred/000001_mpii_test.json", "track_id"),
+    "wrong_keypoint_length": (lambda d: _corrupt(d / "gt/000002_bonn_test.json",
+                                                 lambda j: j["annotations"][2]["keypoints"]
+                                                 .extend([1, 2, 3])),
+                              "gt/000002_bonn_test.json", "keypoints"),
+    "nan_coordinates": (lambda d: _corrupt(d / "pred/000002_bonn_test.json",
+                                           lambda j: j["annotations"][0]["keypoints"]
+                                           .__setitem__(0, math.nan)),
+                        "pred/000002_bonn_test.json", "finite"),
+    "empty_gt_folder": (lambda d: [p.unlink() for p in (d / "gt").iterdir()], "gt",
+                        "no .json"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CLI_ERRORS))
+def test_cli_bad_input_one_line_nonzero_exit_no_output(name, tmp_path):
+    gt = _ground_truth()
+    pt.write_sequences(gt, tmp_path / "gt")
+    pt.write_sequences(_noisy(gt), tmp_path / "pred")
+    corrupt, file_part, pattern = CLI_ERRORS[name]
+    corrupt(tmp_path)
+    out = tmp_path / "out.json"
+    code, _, stderr = _run("--ground-truth", tmp_path / "gt", "--predictions",
+                           tmp_path / "pred", "--output", out)
+    lines = stderr.strip().splitlines()
+    assert code == 2 and len(lines) == 1, stderr
+    assert str(tmp_path / file_part) in lines[0]
+    assert pytest.importorskip("re").search(pattern, lines[0]), lines[0]
+    assert not out.exists()

@@ -1,0 +1,63 @@
+"""Tiny random networks and a tiny synthetic world with a run folder, for the end-to-end tests
+of the trackers and command lines (the plumbing, not the quality)."""
+
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from gnnpose_jax.data import posetrack, synthetic
+from gnnpose_jax.graphs import CandidateGrid, GraphSpec, batch_graphs, build_graph, graph_budget
+from gnnpose_jax.models import hrnet
+from gnnpose_jax.models.gnn import GnnConfig, GnnPose
+from gnnpose_jax.models.run_folder import export_gnn
+
+INPUT_HW = (64, 64)
+TINY = hrnet.HRNetConfig(width=8, stem_channels=16, layer1_blocks=1, layer1_planes=16,
+                         stage_modules=(1, 1, 1), stage_blocks=(1, 1, 1))
+
+
+def random_like(abstract, seed: int):
+    """NumPy-random variables shaped like `abstract`, so that no init has to be compiled:
+    kernels N(0, 1/fan_in), BN variances and scales 1, means and biases 0."""
+    rng = np.random.default_rng(seed)
+
+    def leaf(path, x):
+        name = jax.tree_util.keystr(path)
+        if name.endswith(("['var']", "['scale']")):
+            return np.ones(x.shape, x.dtype)
+        if name.endswith(("['mean']", "['bias']")):
+            return np.zeros(x.shape, x.dtype)
+        return rng.normal(0.0, np.prod(x.shape[:-1]) ** -0.5, x.shape).astype(x.dtype)
+
+    return jax.tree_util.tree_map_with_path(leaf, abstract)
+
+
+def build_world_and_workdir(base: Path) -> tuple[Path, Path]:
+    """A 2-video, 6-frame val world in `base/world` and random tiny exports in `base/run`."""
+    world = base / "world"
+    synthetic.generate_world(world, seed=1, num_videos=2, split="val", num_frames=6,
+                             image_hw=(96, 128))
+    workdir = base / "run"
+    variables = random_like(hrnet.init_hrnet_abstract(TINY)[1], seed=0)
+    hrnet.save_hrnet(workdir / "hrnet", TINY, variables, INPUT_HW)
+    spec = GraphSpec(CandidateGrid((INPUT_HW[0] // 4, INPUT_HW[1] // 4), stride=2), history=2)
+    config = GnnConfig(spec, hidden=16, layers=1, heads=2)
+    graphs = batch_graphs([build_graph(spec, np.zeros((2, 17, 3)), np.tile(np.eye(2, 3), (2, 1, 1)),
+                                       np.eye(2, 3), np.array([0, 0, 10, 10]))],
+                          graph_budget(spec, 1))
+    features = np.zeros((1, 3, 16, 16, 3 * TINY.width), np.float32)
+    params = random_like(jax.eval_shape(GnnPose(config).init, jax.random.key(1), graphs,
+                                         features)["params"], seed=1)
+    export_gnn(workdir / "gnn", config, params, str(workdir / "hrnet"), INPUT_HW)
+    return world, workdir
+
+
+def frame_detections(world, tmp_path):
+    """The world's detections of its first val video, re-keyed by frame index."""
+    seq = posetrack.read_sequences(world / "annotations/val")[0]
+    dets = posetrack.read_detections(world / "detections/val.json")
+    by_index = {f.frame_index: dets.get(f.image_id, np.zeros((0, 5))) for f in seq.frames}
+    path = tmp_path / "dets.json"
+    posetrack.write_detections(by_index, path)
+    return world / "images/val" / seq.name, path
