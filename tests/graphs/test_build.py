@@ -16,17 +16,13 @@ from gnnpose_jax.graphs import (
 )
 
 K = 3
-
-
 # Current crop: crop = 0.5 * image - (10, 20). With feature stride 4 and candidate stride 2,
 # candidate (row r, col c) sits at feature (2c + 0.5, 2r + 0.5), crop (8c + 2, 8r + 2) and
 # image (16c + 24, 16r + 44).
 CURRENT = np.array([[0.5, 0.0, -10.0], [0.0, 0.5, -20.0]])
-
 HIST_AFFINES = np.array([[[0.5, 0.0, -12.0], [0.0, 0.5, -18.0]],
                          [[0.25, 0.0, 0.0], [0.0, 0.25, 2.0]],
                          [[1.0, 0.0, -30.0], [0.0, 1.0, -40.0]]])
-
 BOX = np.array([20.0, 40.0, 40.0, 30.0])  # centre (40, 55), longer side 40
 
 
