@@ -1,6 +1,6 @@
 """Tracking from weights alone (issue 11): `python -m gnnpose_jax.detect`, `track --detector
 --hrnet`, `evaluate.py --boxes detector`, on the shipped real clip with random official-layout
-checkpoints written here (the plumbing, not the quality), plus the COCO joint mapping.
+checkpoints written here (the plumbing, not the quality).
 
 The random YOLOX ignores the image: its prediction convs are zero, so every stride-32 anchor
 predicts the same person box (S/2 wide and S high by default, score 0.88) and NMS leaves a
@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pytest
 
-from gnnpose_jax.data import joints, posetrack
+from gnnpose_jax.data import posetrack
 from gnnpose_jax.models import hrnet, hrnet_convert, pretrained, yolox, yolox_convert
 from gnnpose_jax.tracking.split import load_models
 from gnnpose_jax.tracking.video import FrameSource
@@ -203,27 +203,3 @@ def test_gnn_features_come_from_its_own_hrnet(setup):
     other = load_models(setup["workdir"], hrnet=setup["base"] / HRNET_PTH)
     assert other.gnn_features is not None and other.estimator.joint_layout == "coco"
     assert other.predictor().estimator is other.gnn_features
-
-
-def test_coco_to_posetrack_places_the_head_joints():
-    keypoints = np.zeros((2, 17, 2))
-    scores = np.full((2, 17), 0.8)
-    keypoints[:, 5], keypoints[:, 6] = (0.0, 10.0), (4.0, 10.0)  # shoulders: midpoint (2, 10)
-    keypoints[:, 1], keypoints[:, 2] = (1.0, 4.0), (3.0, 4.0)  # eyes: midpoint (2, 4)
-    keypoints[:, 3], keypoints[:, 4] = (0.0, 4.0), (4.0, 4.0)  # ears at eye height
-    scores[1, 1:3] = 0.0  # person 1 faces away: no eyes, the ears place the head
-    scores[1, 6] = 0.5
-    mapped, mapped_scores = joints.coco_to_posetrack(keypoints, scores)
-    for person in range(2):
-        np.testing.assert_allclose(mapped[person, joints.HEAD_BOTTOM], (2.0, 8.0))
-        np.testing.assert_allclose(mapped[person, joints.HEAD_TOP], (2.0, 0.0))
-    np.testing.assert_allclose(mapped_scores[:, 1:3], [[0.8, 0.8], [0.5, 0.5]])
-    keep = [0, *range(3, 17)]
-    np.testing.assert_array_equal(mapped[:, keep], keypoints[:, keep])
-    np.testing.assert_array_equal(mapped_scores[:, keep], scores[:, keep])
-
-
-def test_coco_flip_swaps_the_eyes():
-    assert list(joints.COCO_FLIP_PERMUTATION[:3]) == [0, 2, 1]
-    assert list(joints.FLIP_PERMUTATION[:3]) == [0, 1, 2]
-    assert np.array_equal(joints.COCO_FLIP_PERMUTATION[3:], joints.FLIP_PERMUTATION[3:])
