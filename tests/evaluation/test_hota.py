@@ -25,15 +25,11 @@ from tests.helpers.pt21_cases import (
     DATA,
     HAND_CASES,
     KIT_HAND,
-    MAP_CASES,
     NAMES,
     J,
     assert_map_equal,
     case_ignore_regions,
     case_joint_wise_matching,
-    case_map_integer_keypoints,
-    case_map_ties,
-    case_map_validity,
     case_no_predictions_in_a_frame,
     case_partial_similarity,
     case_perfect,
@@ -135,26 +131,6 @@ def test_similarity_between_thresholds_and_the_alpha_mean():
     assert curves["HOTA"]["left_ankle"] == [100.0] * 19
 
 
-def test_map_ties_and_validity():
-    ties = keypoint_map(*case_map_ties())
-    assert ties["ap"]["total"] == 100.0 and ties["precision"]["total"] == 50.0
-    assert ties["recall"]["total"] == 100.0
-    validity = keypoint_map(*case_map_validity())["ap"]
-    assert validity["per_joint"]["head_top"] == 50.0
-    assert validity["per_joint"]["head_bottom"] == 50.0
-    assert validity["per_joint"]["nose"] == validity["per_joint"]["left_ankle"] == 100.0
-    assert validity["head"] == pytest.approx(200 / 3)
-
-
-def test_map_integer_keypoints_quirk_is_not_reproduced():
-    gts, preds = case_map_integer_keypoints()
-    assert keypoint_map(gts, preds)["ap"]["total"] == 100.0
-    assert KIT_HAND["map"]["integer_keypoints"]["map"]["Total"] == 50.0
-    for p in preds[0].frames[0].people:
-        p.scores = np.trunc(p.scores)  # what the kit does to them
-    assert_map_equal(keypoint_map(gts, preds), KIT_HAND["map"]["integer_keypoints"])
-
-
 # --- the kit's own numbers ------------------------------------------------------------------
 
 
@@ -164,11 +140,6 @@ def test_hand_cases_equal_the_kit(name):
     for field in FIELDS:
         kit = 100 * np.array(KIT_HAND["hota"][name][field])
         assert column(ours, field) == pytest.approx(kit, abs=1e-9), field
-
-
-@pytest.mark.parametrize("name", sorted(set(MAP_CASES) - {"integer_keypoints"}))
-def test_map_cases_equal_the_kit(name):
-    assert_map_equal(keypoint_map(*MAP_CASES[name]()), KIT_HAND["map"][name])
 
 
 def test_varied_case_equals_the_kit_at_every_alpha_and_sequence():
