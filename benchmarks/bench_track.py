@@ -72,8 +72,10 @@ def random_workdir(directory: Path, width: int) -> None:
     (directory / run_folder.CONFIG_JSON).write_text(json.dumps({"tracker": tracker}))
 
 
-def time_clip(workdir: Path, clip: Path, boxes: Path, passes: int, use_gnn: bool) -> dict:
-    """Frames/s and seconds per stage over `passes` runs of the clip, after one warm-up run."""
+def time_clip(workdir: Path, clip: Path, boxes: Path, passes: int, use_gnn: bool,
+              frames: int | None = None) -> dict:
+    """Frames/s and seconds per stage over `passes` runs of the clip (its first `frames`
+    frames, all when None), after one warm-up run."""
     import numpy as np
 
     from gnnpose_jax.data import posetrack
@@ -87,29 +89,33 @@ def time_clip(workdir: Path, clip: Path, boxes: Path, passes: int, use_gnn: bool
     config = tracker_config_for(workdir, models.gnn_spec)
     source = FrameSource(clip)
     sequence = source.as_sequence()
-    images = list(source)
+    sequence.frames = sequence.frames[:frames]
+    images = list(source)[:frames]
     dets = detection_boxes(posetrack.read_detections(boxes))
-    timings, frames, seconds = collections.Counter(), 0, 0.0
+    timings, total, seconds = collections.Counter(), 0, 0.0
     for i in range(passes + 1):
         tracker = OnlineTracker(models.estimator, config,
                                 models.predictor() if use_gnn else None)
+        counts = models.estimator.counts.copy()
         t0 = time.perf_counter()
         track_sequence(tracker, sequence, images, dets, np.asarray(config.output_thresholds))
         if i:  # pass 0 compiles
             seconds += time.perf_counter() - t0
-            frames += len(images)
+            total += len(images)
             timings.update(tracker.timings)
-    return {"frames": frames, "seconds": seconds, **timings}
+            timings.update({f"hrnet_{k}": v
+                            for k, v in (models.estimator.counts - counts).items()})
+    return {"frames": total, "seconds": seconds, **timings}
 
 
 def random_checkpoints(directory: Path, width: int, variant: str, box: float) -> tuple[Path, Path]:
     """Official-layout `.pth` files of random weights: a YOLOX whose every frame gets the same
     person boxes `box` × S wide and high, and an HRNet-W{width} named for 384x288 crops."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    from test_detect_cli import write_hrnet_pth, write_yolox_pth
+    sys.path.insert(0, str(ROOT))
 
     from gnnpose_jax.models.hrnet import HRNetConfig
     from gnnpose_jax.models.yolox import PRESETS
+    from tests.helpers.torch_weights import write_hrnet_pth, write_yolox_pth
 
     yolox_pth = directory / f"yolox_{variant}.pth"
     write_yolox_pth(yolox_pth, PRESETS[variant], box=(box, box))
@@ -158,10 +164,12 @@ def time_split(workdir: Path, data: Path, split: str, use_gnn: bool) -> dict:
     sequences = read_split(data, split)
     boxes = box_source(data, split, sequences, "detections", None)
     track_split(models, config, data, sequences, boxes, use_gnn, desc="warm-up")
+    counts = models.estimator.counts.copy()
     _, stats = track_split(models, config, data, sequences, boxes, use_gnn,
                            desc="gnn" if use_gnn else "baseline")
     return {"frames": stats["frames"], "seconds": stats["seconds"],
-            **{k[len("seconds_"):]: v for k, v in stats.items() if k.startswith("seconds_")}}
+            **{k[len("seconds_"):]: v for k, v in stats.items() if k.startswith("seconds_")},
+            **{f"hrnet_{k}": v for k, v in (models.estimator.counts - counts).items()}}
 
 
 def report(name: str, stats: dict, wall: bool = False) -> str:
@@ -176,8 +184,14 @@ def report(name: str, stats: dict, wall: bool = False) -> str:
         stages = (*stages, "other")
     shares = ", ".join(f"{s} {100 * stats.get(s, 0.0) / total:.0f}%" for s in stages)
     fps = stats["frames"] / max(stats["seconds"], 1e-9)
+    work = ""
+    if "hrnet_crops" in stats:
+        per_frame = {k: stats.get(f"hrnet_{k}", 0) / stats["frames"]
+                     for k in ("crops", "padded", "calls")}
+        work = (f"; HRNet per frame: {per_frame['crops']:.1f} crops ({per_frame['padded']:.1f} "
+                f"padded) in {per_frame['calls']:.1f} calls")
     return (f"{name:9s} {fps:6.2f} frames/s ({stats['frames']} frames in "
-            f"{stats['seconds']:.1f} s; {shares})")
+            f"{stats['seconds']:.1f} s; {shares}{work})")
 
 
 def main() -> None:

@@ -44,16 +44,17 @@ def main() -> None:
     parser.add_argument("commit", help="the older commit (anything `git worktree add` takes)")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--keep", help="print only output lines matching this regex")
-    parser.add_argument("command", nargs=argparse.REMAINDER,
-                        help="-- SCRIPT [ARGS...], the script's path relative to the tree")
-    args = parser.parse_args()
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    if not command:
-        parser.error("no benchmark command after --")
+    argv = sys.argv[1:]
+    if "--" not in argv or argv.index("--") == len(argv) - 1:
+        parser.error("no benchmark command: give it after --, e.g. -- benchmarks/bench_x.py")
+    split = argv.index("--")
+    args, command = parser.parse_args(argv[:split]), argv[split + 1:]
     command = [command[0]] + [str((ROOT / a).resolve()) if (ROOT / a).exists() and i else a
                               for i, a in enumerate(command) if i]
     with tempfile.TemporaryDirectory(prefix="compare-") as tmp:
         before = Path(tmp) / "before"
+        if (ROOT.parent / "shared").is_dir():  # the samples beside the checkout, for both trees
+            (Path(tmp) / "shared").symlink_to(ROOT.parent / "shared")
         subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(before),
                         args.commit], check=True, capture_output=True)
         try:

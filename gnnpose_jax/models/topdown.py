@@ -6,6 +6,7 @@ compiles the forward once, whatever the number of boxes per frame.
 
 from __future__ import annotations
 
+import collections
 from typing import NamedTuple
 
 import jax
@@ -89,6 +90,8 @@ class TopDownEstimator:
         self.variables = jax.device_put(variables)
         self._forward = jax.jit(lambda v, x: module.apply(v, x, train=False))
         self._empty = None  # run's outputs for no crops
+        #: Work done so far: "crops" run, "padded" (crops including padding), jitted "calls".
+        self.counts = collections.Counter()
 
     def run(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Heatmaps (N, h, w, K) and features (N, h, w, C) of normalised crops (N, H, W, 3)."""
@@ -108,6 +111,7 @@ class TopDownEstimator:
             if pad:
                 chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), chunk.dtype)])
             out = self._forward(self.variables, chunk)
+            self.counts.update(crops=real, padded=len(chunk), calls=1)
             heat.append(np.asarray(out.heatmaps)[:real])
             feat.append(np.asarray(out.features)[:real])
         return np.concatenate(heat), np.concatenate(feat)
