@@ -7,57 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from gnnpose_jax.data import joints
 from gnnpose_jax.data import posetrack as pt
-from gnnpose_jax.data.types import Frame, Sequence
 from gnnpose_jax.evaluation import evaluate, load_for_evaluation, to_json
-from tests.helpers.poseval_people import person, sequence
+from tests.helpers.poseval_people import ground_truth, noisy
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _walkers(rng, frames=5):
-    """A GT video: three walkers (one missing a joint sometimes), an ignore region."""
-    out = []
-    for t in range(frames):
-        out.append([person(k, origin=(100.0 + 7 * t, 200.0 + 900 * k),
-                           missing=(3,) if (t + k) % 3 == 0 else ()) for k in range(3)])
-    return out
-
-
-def _ground_truth():
-    """Two GT sequences with unlabeled frames and an ignore region."""
-    rng = np.random.default_rng(0)
-    a = _walkers(rng) + [[]]
-    b = [[]] + _walkers(rng, 4)
-    region = [np.array([[90.0, 2000.0], [400.0, 2000.0], [400.0, 2100.0], [90.0, 2100.0]])]
-    return [sequence(a, "000001_mpii_test"), sequence(b, "000002_bonn_test", regions=region)]
-
-
-def _noisy(gt_seqs, seed=1):
-    """Predictions: jitter up to ~1 head size, dropped joints and people, id changes."""
-    rng = np.random.default_rng(seed)
-    preds = []
-    for seq in gt_seqs:
-        frames = []
-        for frame in seq.frames:
-            people = []
-            for p in frame.people:
-                if rng.random() < 0.1:
-                    continue
-                q = person(p.track_id + 100 * int(rng.random() < 0.2), score=0.5)
-                q.keypoints = p.keypoints.copy()
-                q.keypoints[:, :2] += rng.normal(0, 10, (joints.NUM_JOINTS, 2)).round(1)
-                q.keypoints[~p.present] = 0.0
-                q.scores = rng.random(joints.NUM_JOINTS).round(2)
-                people.append(q)
-            frames.append(Frame(file_name=frame.file_name, frame_index=frame.frame_index,
-                                is_labeled=frame.is_labeled, people=people))
-        preds.append(Sequence(name=seq.name, frames=frames))
-    return preds
 
 
 def _run(*args):
@@ -68,7 +24,7 @@ def _run(*args):
 
 
 def test_cli_writes_metrics_table_and_converted_copies(tmp_path):
-    gt, pred = _ground_truth(), _noisy(_ground_truth())
+    gt, pred = ground_truth(), noisy(ground_truth())
     pt.write_sequences(gt, tmp_path / "gt")
     pt.write_sequences(pred, tmp_path / "pred")
     out = tmp_path / "out.json"
@@ -120,9 +76,9 @@ CLI_ERRORS = {
 
 @pytest.mark.parametrize("name", sorted(CLI_ERRORS))
 def test_cli_bad_input_one_line_nonzero_exit_no_output(name, tmp_path):
-    gt = _ground_truth()
+    gt = ground_truth()
     pt.write_sequences(gt, tmp_path / "gt")
-    pt.write_sequences(_noisy(gt), tmp_path / "pred")
+    pt.write_sequences(noisy(gt), tmp_path / "pred")
     corrupt, file_part, pattern = CLI_ERRORS[name]
     corrupt(tmp_path)
     out = tmp_path / "out.json"

@@ -8,10 +8,9 @@ import pytest
 
 from gnnpose_jax.data import joints
 from gnnpose_jax.data import posetrack as pt
-from gnnpose_jax.data.types import Frame, Sequence
 from gnnpose_jax.errors import DataError
 from gnnpose_jax.evaluation import evaluate, format_table, load_for_evaluation, to_json
-from tests.helpers.poseval_people import person, sequence
+from tests.helpers.poseval_people import ground_truth, noisy, person, sequence
 
 
 def per_joint(block):
@@ -24,50 +23,9 @@ def counts(result, name):
     return np.array([result["mota"]["counts"][name][n] for n in joints.EVAL_JOINT_NAMES])
 
 
-def _walkers(rng, frames=5):
-    """A GT video: three walkers (one missing a joint sometimes), an ignore region."""
-    out = []
-    for t in range(frames):
-        out.append([person(k, origin=(100.0 + 7 * t, 200.0 + 900 * k),
-                           missing=(3,) if (t + k) % 3 == 0 else ()) for k in range(3)])
-    return out
-
-
-def _ground_truth():
-    """Two GT sequences with unlabeled frames and an ignore region."""
-    rng = np.random.default_rng(0)
-    a = _walkers(rng) + [[]]
-    b = [[]] + _walkers(rng, 4)
-    region = [np.array([[90.0, 2000.0], [400.0, 2000.0], [400.0, 2100.0], [90.0, 2100.0]])]
-    return [sequence(a, "000001_mpii_test"), sequence(b, "000002_bonn_test", regions=region)]
-
-
-def _noisy(gt_seqs, seed=1):
-    """Predictions: jitter up to ~1 head size, dropped joints and people, id changes."""
-    rng = np.random.default_rng(seed)
-    preds = []
-    for seq in gt_seqs:
-        frames = []
-        for frame in seq.frames:
-            people = []
-            for p in frame.people:
-                if rng.random() < 0.1:
-                    continue
-                q = person(p.track_id + 100 * int(rng.random() < 0.2), score=0.5)
-                q.keypoints = p.keypoints.copy()
-                q.keypoints[:, :2] += rng.normal(0, 10, (joints.NUM_JOINTS, 2)).round(1)
-                q.keypoints[~p.present] = 0.0
-                q.scores = rng.random(joints.NUM_JOINTS).round(2)
-                people.append(q)
-            frames.append(Frame(file_name=frame.file_name, frame_index=frame.frame_index,
-                                is_labeled=frame.is_labeled, people=people))
-        preds.append(Sequence(name=seq.name, frames=frames))
-    return preds
-
-
 @pytest.mark.parametrize("fmt", ["2018", "2017"])
 def test_ground_truth_against_itself_is_100_everywhere(fmt, tmp_path):
-    gt = _ground_truth()
+    gt = ground_truth()
     pt.write_sequences(gt, tmp_path / "gt", fmt=fmt)
     gt_seqs, pred_seqs = load_for_evaluation(tmp_path / "gt", tmp_path / "gt")
     result = evaluate(gt_seqs, pred_seqs)
@@ -80,7 +38,7 @@ def test_ground_truth_against_itself_is_100_everywhere(fmt, tmp_path):
 
 
 def test_2017_and_2018_files_give_identical_numbers(tmp_path):
-    gt, pred = _ground_truth(), _noisy(_ground_truth())
+    gt, pred = ground_truth(), noisy(ground_truth())
     results = []
     for fmt in ("2018", "2017"):
         pt.write_sequences(gt, tmp_path / fmt / "gt", fmt=fmt)
@@ -102,7 +60,7 @@ def test_bad_pairing_and_missing_head_box_raise_data_error():
 
 
 def test_per_sequence_and_table():
-    gt, pred = _ground_truth(), _noisy(_ground_truth())
+    gt, pred = ground_truth(), noisy(ground_truth())
     result = evaluate(gt, pred, per_sequence=True)
     assert set(result["per_sequence"]) == {s.name for s in gt}
     objects = sum(np.array([r["mota"]["counts"]["objects"]["total"]])

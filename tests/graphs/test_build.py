@@ -9,57 +9,24 @@ import pytest
 from gnnpose_jax.graphs import (
     SPATIAL,
     TEMPORAL,
-    CandidateGrid,
-    GraphSpec,
     build_graph,
     candidate_targets,
 )
-
-K = 3
-# Current crop: crop = 0.5 * image - (10, 20). With feature stride 4 and candidate stride 2,
-# candidate (row r, col c) sits at feature (2c + 0.5, 2r + 0.5), crop (8c + 2, 8r + 2) and
-# image (16c + 24, 16r + 44).
-CURRENT = np.array([[0.5, 0.0, -10.0], [0.0, 0.5, -20.0]])
-HIST_AFFINES = np.array([[[0.5, 0.0, -12.0], [0.0, 0.5, -18.0]],
-                         [[0.25, 0.0, 0.0], [0.0, 0.25, 2.0]],
-                         [[1.0, 0.0, -30.0], [0.0, 1.0, -40.0]]])
-BOX = np.array([20.0, 40.0, 40.0, 30.0])  # centre (40, 55), longer side 40
-
-
-def _spec(history=3, feature_hw=(4, 6), **kw):
-    """A small spec: K = 3 joints, candidate grid (2, 3) by default."""
-    return GraphSpec(grid=CandidateGrid(feature_hw, stride=2), history=history, num_joints=K,
-                     joint_threshold=0.3, **kw)
-
-
-def _candidate_image_xy(grid_shape):
-    """Image (x, y) of every candidate under CURRENT, worked out by hand (see above)."""
-    rows, cols = np.meshgrid(np.arange(grid_shape[0]), np.arange(grid_shape[1]), indexing="ij")
-    return np.stack([16.0 * cols.ravel() + 24.0, 16.0 * rows.ravel() + 44.0], axis=-1)
-
-
-def _history():
-    """t-1: joints 0 and 2; t-2: joint 1 (joint 0 scores low, joint 2 is NaN); t-3: all."""
-    hist = np.array([
-        [[30.0, 50.0, 0.9], [35.0, 52.0, 0.1], [40.0, 60.0, 0.8]],
-        [[31.0, 49.0, 0.2], [36.0, 51.0, 0.7], [np.nan, 61.0, 0.9]],
-        [[32.0, 48.0, 0.6], [37.0, 50.0, 0.5], [42.0, 58.0, 0.4]],
-    ])
-    return hist
+from tests.helpers import graph_cases as cases
 
 
 def test_nodes_follow_the_layout_and_field_definitions():
-    spec = _spec()
-    g = build_graph(spec, _history(), HIST_AFFINES, CURRENT, BOX)
+    spec = cases.spec()
+    g = build_graph(spec, cases.history(), cases.HIST_AFFINES, cases.CURRENT, cases.BOX)
     n = g.nodes
     # Joints frame by frame from t-1, then the 6 candidates.
-    np.testing.assert_array_equal(n["joint_type"], [0, 2, 1, 0, 1, 2] + [K] * 6)
+    np.testing.assert_array_equal(n["joint_type"], [0, 2, 1, 0, 1, 2] + [cases.K] * 6)
     np.testing.assert_array_equal(n["frame"], [1, 1, 2, 3, 3, 3] + [0] * 6)
     np.testing.assert_array_equal(n["sample_frame"], n["frame"])
     np.testing.assert_array_equal(n["is_candidate"], [False] * 6 + [True] * 6)
     np.testing.assert_allclose(n["score"], [0.9, 0.8, 0.7, 0.6, 0.5, 0.4] + [0.0] * 6)
     joint_xy = np.array([[30, 50], [40, 60], [36, 51], [32, 48], [37, 50], [42, 58]], float)
-    image_xy = np.concatenate([joint_xy, _candidate_image_xy((2, 3))])
+    image_xy = np.concatenate([joint_xy, cases.candidate_image_xy((2, 3))])
     np.testing.assert_allclose(n["pos"], (image_xy - [40.0, 55.0]) / 40.0, atol=1e-6)
     # History joints sample their own frame's crop: affine, then / feature stride 4.
     expected_sample = [[(0.5 * 30 - 12) / 4, (0.5 * 50 - 18) / 4],
@@ -107,8 +74,8 @@ def _expected_edges(graph, grid_shape):
     "no_joints",
 ])
 def test_edges_follow_the_rule(scores):
-    spec = _spec(feature_hw=(6, 8))
-    hist = _history()
+    spec = cases.spec(feature_hw=(6, 8))
+    hist = cases.history()
     if scores == "all_present":
         hist[..., 2] = 1.0
         hist[1, 2, 0] = 1.0
@@ -118,7 +85,7 @@ def test_edges_follow_the_rule(scores):
         hist = hist[:1]
     else:
         hist[..., 2] = 0.0
-    g = build_graph(spec, hist, HIST_AFFINES[:len(hist)], CURRENT, BOX)
+    g = build_graph(spec, hist, cases.HIST_AFFINES[:len(hist)], cases.CURRENT, cases.BOX)
     got = list(zip(g.senders.tolist(), g.receivers.tolist(), g.edges["edge_type"].tolist(),
                    strict=True))
     assert len(got) == len(set(got)) == g.n_edge[0]
@@ -127,7 +94,7 @@ def test_edges_follow_the_rule(scores):
     assert np.all(np.diff(key) >= 0), "edges must be sorted by (receiver, type)"
     # The ablation drops exactly the temporal edges and keeps the nodes.
     spatial = build_graph(dataclasses.replace(spec, temporal_edges=False), hist,
-                          HIST_AFFINES[:len(hist)], CURRENT, BOX)
+                          cases.HIST_AFFINES[:len(hist)], cases.CURRENT, cases.BOX)
     assert spatial.n_node[0] == g.n_node[0]
     assert set(zip(spatial.senders.tolist(), spatial.receivers.tolist(),
                    spatial.edges["edge_type"].tolist(), strict=True)) == {
@@ -135,10 +102,10 @@ def test_edges_follow_the_rule(scores):
 
 
 def test_build_graph_targets_use_the_current_crop():
-    spec = _spec(feature_hw=(8, 8))
+    spec = cases.spec(feature_hw=(8, 8))
     # GT joint 1 exactly on candidate (row 1, col 2): image (16 * 2 + 24, 16 * 1 + 44).
     gt = np.array([[0.0, 0.0, 0.0], [56.0, 60.0, 1.0], [0.0, 0.0, 0.0]])
-    g = build_graph(spec, _history(), HIST_AFFINES, CURRENT, BOX, gt=gt)
+    g = build_graph(spec, cases.history(), cases.HIST_AFFINES, cases.CURRENT, cases.BOX, gt=gt)
     cand = g.nodes["is_candidate"]
     np.testing.assert_array_equal(g.nodes["target"][~cand], -1)
     expected = candidate_targets(np.array([[0, 0], [2.0, 1.0], [0, 0]]),

@@ -5,7 +5,6 @@ import numpy as np
 from gnnpose_jax.data.transforms import apply_affine
 from gnnpose_jax.graphs import (
     CandidateGrid,
-    GraphSpec,
     batch_graphs,
     build_graph,
     candidate_targets,
@@ -15,68 +14,38 @@ from gnnpose_jax.graphs import (
     grid_to_image_affines,
 )
 from gnnpose_jax.graphs.grid import image_to_grid_affine
-
-K = 3
-# Current crop: crop = 0.5 * image - (10, 20). With feature stride 4 and candidate stride 2,
-# candidate (row r, col c) sits at feature (2c + 0.5, 2r + 0.5), crop (8c + 2, 8r + 2) and
-# image (16c + 24, 16r + 44).
-CURRENT = np.array([[0.5, 0.0, -10.0], [0.0, 0.5, -20.0]])
-HIST_AFFINES = np.array([[[0.5, 0.0, -12.0], [0.0, 0.5, -18.0]],
-                         [[0.25, 0.0, 0.0], [0.0, 0.25, 2.0]],
-                         [[1.0, 0.0, -30.0], [0.0, 1.0, -40.0]]])
-BOX = np.array([20.0, 40.0, 40.0, 30.0])  # centre (40, 55), longer side 40
-
-
-def _spec(history=3, feature_hw=(4, 6), **kw):
-    """A small spec: K = 3 joints, candidate grid (2, 3) by default."""
-    return GraphSpec(grid=CandidateGrid(feature_hw, stride=2), history=history, num_joints=K,
-                     joint_threshold=0.3, **kw)
-
-
-def _candidate_image_xy(grid_shape):
-    """Image (x, y) of every candidate under CURRENT, worked out by hand (see above)."""
-    rows, cols = np.meshgrid(np.arange(grid_shape[0]), np.arange(grid_shape[1]), indexing="ij")
-    return np.stack([16.0 * cols.ravel() + 24.0, 16.0 * rows.ravel() + 44.0], axis=-1)
-
-
-def _history():
-    """t-1: joints 0 and 2; t-2: joint 1 (joint 0 scores low, joint 2 is NaN); t-3: all."""
-    hist = np.array([
-        [[30.0, 50.0, 0.9], [35.0, 52.0, 0.1], [40.0, 60.0, 0.8]],
-        [[31.0, 49.0, 0.2], [36.0, 51.0, 0.7], [np.nan, 61.0, 0.9]],
-        [[32.0, 48.0, 0.6], [37.0, 50.0, 0.5], [42.0, 58.0, 0.4]],
-    ])
-    return hist
+from tests.helpers import graph_cases as cases
 
 
 def test_decode_one_hot_candidate_maps_to_its_image_point():
     grid = CandidateGrid((8, 10), stride=2)  # candidates (4, 5)
-    to_image = grid_to_image_affines(CURRENT[None], grid)
-    probs = np.zeros((1, 4, 5, K), np.float32)
+    to_image = grid_to_image_affines(cases.CURRENT[None], grid)
+    probs = np.zeros((1, 4, 5, cases.K), np.float32)
     probs[0, 2, 3, 0] = 0.7  # joint 0 at (row 2, col 3)
     probs[0, 0, 0, 1] = 0.4  # joint 1 in a corner (no neighbours on one side: no shift)
     probs[0, 1, 1, 2] = 0.5  # joint 2, with a higher right neighbour: +0.25 cell in x
     probs[0, 1, 2, 2] = 0.3
     probs[0, 1, 0, 2] = 0.1
     out = np.asarray(decode_grid(probs, to_image))
-    cand = _candidate_image_xy((4, 5)).reshape(4, 5, 2)
+    cand = cases.candidate_image_xy((4, 5)).reshape(4, 5, 2)
     np.testing.assert_allclose(out[0, 0], [*cand[2, 3], 0.7], atol=1e-4)
     np.testing.assert_allclose(out[0, 1], [*cand[0, 0], 0.4], atol=1e-4)
-    # A candidate cell is 16 image pixels wide under CURRENT.
+    # A candidate cell is 16 image pixels wide under cases.CURRENT.
     np.testing.assert_allclose(out[0, 2], [cand[1, 1, 0] + 4.0, cand[1, 1, 1], 0.5], atol=1e-4)
 
 
 def test_decode_poses_reads_candidates_out_of_a_padded_batch():
-    spec = _spec(feature_hw=(6, 8))
-    graphs = [build_graph(spec, _history()[:n], HIST_AFFINES[:n], CURRENT, BOX) for n in (3, 1)]
+    spec = cases.spec(feature_hw=(6, 8))
+    graphs = [build_graph(spec, cases.history()[:n], cases.HIST_AFFINES[:n], cases.CURRENT,
+                          cases.BOX) for n in (3, 1)]
     batch = batch_graphs(graphs, graph_budget(spec, batch_size=3))
-    logits = np.zeros((batch.nodes["pos"].shape[0], K + 1), np.float32)
+    logits = np.zeros((batch.nodes["pos"].shape[0], cases.K + 1), np.float32)
     cand_nodes = [int(graphs[0].n_node[0]) - 12 + 7,  # graph 0, candidate 7 = (row 1, col 3)
                   int(graphs[0].n_node[0] + graphs[1].n_node[0]) - 12 + 4]  # graph 1, (1, 0)
     for node in cand_nodes:
         logits[node, 1] = 10.0
     out = np.asarray(decode_poses(logits, batch, grid_to_image_affines(
-        np.stack([CURRENT, CURRENT]), spec.grid), spec.grid))
+        np.stack([cases.CURRENT, cases.CURRENT]), spec.grid), spec.grid))
     image_xy = batch.nodes["pos"][cand_nodes] * 40.0 + [40.0, 55.0]
     np.testing.assert_allclose(out[:, 1, :2], image_xy, atol=1e-3)
     assert np.all(out[:, 1, 2] > 0.99)
@@ -100,10 +69,10 @@ def test_gaussian_round_trip_is_sub_cell():
 
 def test_centroid_decode_by_hand_and_on_a_target_plateau():
     grid = CandidateGrid((8, 10), stride=2)  # candidates (4, 5)
-    to_image = grid_to_image_affines(CURRENT[None], grid)
-    cand = _candidate_image_xy((4, 5)).reshape(4, 5, 2)
+    to_image = grid_to_image_affines(cases.CURRENT[None], grid)
+    cand = cases.candidate_image_xy((4, 5)).reshape(4, 5, 2)
     cell = cand[0, 1] - cand[0, 0]  # one column step in image pixels
-    probs = np.zeros((1, 4, 5, K), np.float32)
+    probs = np.zeros((1, 4, 5, cases.K), np.float32)
     # Joint 0: argmax (1, 1) = 0.6, right neighbour 0.2, a cell two columns away ignored at r=1.
     probs[0, 1, 1, 0], probs[0, 1, 2, 0], probs[0, 1, 3, 0] = 0.6, 0.2, 0.5
     # Joint 1 in the corner: the window is clipped to the grid.

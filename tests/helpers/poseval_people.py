@@ -31,3 +31,44 @@ def sequence(frames, name="000001_mpii_test", regions=None):
         Frame(file_name=f"images/val/{name}/{t:06d}.jpg", frame_index=t, is_labeled=bool(ppl),
               people=ppl, ignore_regions=list(regions or []))
         for t, ppl in enumerate(frames)])
+
+
+def walkers(rng, frames=5):
+    """A GT video: three walkers (one missing a joint sometimes), an ignore region."""
+    out = []
+    for t in range(frames):
+        out.append([person(k, origin=(100.0 + 7 * t, 200.0 + 900 * k),
+                           missing=(3,) if (t + k) % 3 == 0 else ()) for k in range(3)])
+    return out
+
+
+def ground_truth():
+    """Two GT sequences with unlabeled frames and an ignore region."""
+    rng = np.random.default_rng(0)
+    a = walkers(rng) + [[]]
+    b = [[]] + walkers(rng, 4)
+    region = [np.array([[90.0, 2000.0], [400.0, 2000.0], [400.0, 2100.0], [90.0, 2100.0]])]
+    return [sequence(a, "000001_mpii_test"), sequence(b, "000002_bonn_test", regions=region)]
+
+
+def noisy(gt_seqs, seed=1):
+    """Predictions: jitter up to ~1 head size, dropped joints and people, id changes."""
+    rng = np.random.default_rng(seed)
+    preds = []
+    for seq in gt_seqs:
+        frames = []
+        for frame in seq.frames:
+            people = []
+            for p in frame.people:
+                if rng.random() < 0.1:
+                    continue
+                q = person(p.track_id + 100 * int(rng.random() < 0.2), score=0.5)
+                q.keypoints = p.keypoints.copy()
+                q.keypoints[:, :2] += rng.normal(0, 10, (joints.NUM_JOINTS, 2)).round(1)
+                q.keypoints[~p.present] = 0.0
+                q.scores = rng.random(joints.NUM_JOINTS).round(2)
+                people.append(q)
+            frames.append(Frame(file_name=frame.file_name, frame_index=frame.frame_index,
+                                is_labeled=frame.is_labeled, people=people))
+        preds.append(Sequence(name=seq.name, frames=frames))
+    return preds
