@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from gnnpose_jax.cli import run_cli
+from gnnpose_jax.data.folders import DEFAULT_WORLD_DIR
 from gnnpose_jax.errors import GnnPoseError
 from gnnpose_jax.models.run_folder import HRNET_EXPORT
 
@@ -43,7 +44,7 @@ def run_demo(workdir: Path) -> None:
         raise GnnPoseError(f"{ROOT}: run the demo from a checkout of the project")
     workdir = workdir.absolute()
     hrnet_dir, gnn_dir = workdir / "hrnet", workdir / "gnn"
-    world = hrnet_dir / "synthetic_world"
+    world = hrnet_dir / DEFAULT_WORLD_DIR
     t0 = time.perf_counter()
     _step("1/3 synthetic world + tiny HRNet",
           ["train.py", "--config", "configs/synthetic_hrnet.py", "--workdir", str(hrnet_dir)])

@@ -217,13 +217,6 @@ def draw_augmentation(keypoints: np.ndarray, box: np.ndarray, rng: np.random.Gen
     return Augmentation(center, scale, rotation, flip)
 
 
-def compose_affine(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
-    """(2, 3) matrix of `outer` after `inner`: x -> outer(inner(x))."""
-    outer, inner = np.asarray(outer, np.float64), np.asarray(inner, np.float64)
-    return np.concatenate([outer[:, :2] @ inner[:, :2],
-                           (outer[:, :2] @ inner[:, 2] + outer[:, 2])[:, None]], axis=1)
-
-
 def crop_matrix(aug: Augmentation, image_width: int, input_hw: tuple[int, int]) -> np.ndarray:
     """Image -> crop matrix of an augmentation, the mirror composed in.
 
@@ -245,7 +238,7 @@ def crop_matrix(aug: Augmentation, image_width: int, input_hw: tuple[int, int]) 
         mirror = np.array([[-1.0, 0.0, image_width - 1.0], [0.0, 1.0, 0.0]])
     crop = transforms.get_affine_transform(center, aug.scale, aug.rotation,
                                            (input_hw[1], input_hw[0]))
-    return compose_affine(crop, mirror)
+    return transforms.compose_affine(crop, mirror)
 
 
 def make_topdown_sample(image: np.ndarray, keypoints: np.ndarray, box: np.ndarray,

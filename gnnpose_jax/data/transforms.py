@@ -132,6 +132,13 @@ def apply_affine(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     return np.einsum("...ij,...pj->...pi", matrix[..., :2], points) + matrix[..., None, :, 2]
 
 
+def compose_affine(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    """(2, 3) matrix of `outer` after `inner`: x -> outer(inner(x))."""
+    outer, inner = np.asarray(outer, np.float64), np.asarray(inner, np.float64)
+    return np.concatenate([outer[:, :2] @ inner[:, :2],
+                           (outer[:, :2] @ inner[:, 2] + outer[:, 2])[:, None]], axis=1)
+
+
 def box_crop_transform(box: Sequence[float], input_hw: Sequence[int],
                        enlarge: float = BOX_ENLARGE, rot: float = 0.0
                        ) -> tuple[np.ndarray, np.ndarray]:

@@ -2,7 +2,7 @@
 
 Shapes use fixed letters: K = 17 joint slots (see `joints.py`). Coordinates are image pixels.
 Everything in the project (readers, writers, the synthetic world, the tracker, the evaluation)
-exchanges these types; the file formats live in `posetrack.py`.
+exchanges these types; the file formats live in `posetrack/` and `posetrack21.py`.
 """
 
 from __future__ import annotations

@@ -36,7 +36,6 @@ import numpy as np
 
 from gnnpose_jax.data import transforms
 from gnnpose_jax.data.joints import FLIP_PERMUTATION
-from gnnpose_jax.data.topdown_samples import compose_affine
 
 #: Extra room around the last pose for motion, on top of the box enlargement (METHOD.md 2).
 TRACK_ENLARGE = 1.2
@@ -365,7 +364,7 @@ def make_window(images: SequenceType[np.ndarray | None], poses: SequenceType[np.
     crops = np.zeros((n + 1, *config.input_hw, 3), np.float32)
     image_matrices = np.zeros_like(matrices)
     for f in np.flatnonzero(valid):
-        image_matrices[f] = compose_affine(matrices[f], frame_matrix)
+        image_matrices[f] = transforms.compose_affine(matrices[f], frame_matrix)
         crops[f] = transforms.normalize_image(
             transforms.warp_crop(images[f], image_matrices[f], config.input_hw))
     return TrackletWindow(crops, matrices.astype(np.float32),

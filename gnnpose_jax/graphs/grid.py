@@ -2,7 +2,7 @@
 
 Points are mapped through the 2x3 matrices with `data.transforms.apply_affine(points, matrix)`
 and inverted with `data.transforms.invert_affine`, and composed with
-`data.topdown_samples.compose_affine`, the project's one copy of each.
+`data.transforms.compose_affine`, the project's one copy of each.
 
 Coordinates (METHOD.md sections 2-3), each as (x, y) with x along the width:
 - image: pixels of the video frame.
@@ -20,7 +20,7 @@ import dataclasses
 
 import numpy as np
 
-from gnnpose_jax.data.topdown_samples import compose_affine
+from gnnpose_jax.data.transforms import compose_affine
 from gnnpose_jax.errors import ConfigError
 
 #: The 8 grid neighbours as (d_row, d_col), in the order every module uses.
