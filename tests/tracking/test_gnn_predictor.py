@@ -24,8 +24,8 @@ TINY = hrnet.HRNetConfig(width=8, stem_channels=16, layer1_blocks=1, layer1_plan
                          stage_modules=(1, 1, 1), stage_blocks=(1, 1, 1))
 
 
-def test_gnn_predictor_tracks_a_synthetic_video_and_compiles_per_bucket():
-    assert [padded_size(n, 8) for n in (1, 2, 3, 5, 8, 9)] == [1, 2, 4, 8, 8, 8]
+def _video_and_networks():
+    """An 8-frame synthetic video, a tiny random HRNet and a tiny random GNN predictor."""
     video = list(synthetic.iter_video(np.random.default_rng(3), num_frames=8, image_hw=(144, 192)))
     sequence = Sequence(name="000001_mpii_train", frames=[v.frame for v in video])
     images = [v.image for v in video]
@@ -40,6 +40,12 @@ def test_gnn_predictor_tracks_a_synthetic_video_and_compiles_per_bucket():
                               graph_budget(spec, 4))
     feats = np.zeros((4, 3, INPUT_HW[0] // 4, INPUT_HW[1] // 4, 3 * TINY.width), np.float32)
     predictor.variables = gnn.init(jax.random.key(1), graph_like, feats)
+    return sequence, images, (module, variables), estimator, predictor, spec
+
+
+def test_gnn_predictor_tracks_a_synthetic_video_and_compiles_per_bucket():
+    assert [padded_size(n, 8) for n in (1, 2, 3, 5, 8, 9)] == [1, 2, 4, 8, 8, 8]
+    sequence, images, _, estimator, predictor, spec = _video_and_networks()
 
     # A low keep score so that random-weight predictions are emitted and exercise every path.
     config = TrackerConfig(history=2, keep_score=0.0, new_track_score=0.0)
@@ -66,3 +72,35 @@ def test_gnn_predictor_tracks_a_synthetic_video_and_compiles_per_bucket():
     # Another video starts from an empty cache but reuses the compiled network.
     other = predictor.fresh()
     assert other._cache == {} and predictor._cache and other._forward is predictor._forward
+
+
+def test_one_hrnet_call_per_frame_tracks_as_separate_calls_do():
+    """The predictor's crops ride in the detections' HRNet call when both use one network;
+    tracking the same video with the predictor on its own copy of that network (separate
+    calls, as `track --hrnet X --gnn RUN` runs) gives the same people."""
+    sequence, images, (module, variables), estimator, predictor, _ = _video_and_networks()
+    config = TrackerConfig(history=2, keep_score=0.0, new_track_score=0.0)
+
+    def boxes(frame, image):
+        return np.zeros((0, 5)) if frame.frame_index == 3 else gt_boxes(frame, image)
+
+    _, shared, _ = track_sequence(OnlineTracker(estimator, config, predictor), sequence,
+                                  images, boxes, 0.0)
+    own = TopDownEstimator(module, variables, INPUT_HW, batch_size=4)
+    separate_predictor = predictor.fresh()
+    separate_predictor.estimator = own
+    detections = TopDownEstimator(module, variables, INPUT_HW, batch_size=4)
+    _, separate, _ = track_sequence(OnlineTracker(detections, config, separate_predictor),
+                                    sequence, images, boxes, 0.0)
+
+    assert [[(o.track_id, o.recovered) for o in f] for f in shared] == \
+        [[(o.track_id, o.recovered) for o in f] for f in separate]
+    assert any(o.recovered for f in shared for o in f)
+    for a, b in zip(shared, separate, strict=True):
+        for x, y in zip(a, b, strict=True):
+            np.testing.assert_allclose(x.pose.keypoints, y.pose.keypoints, atol=1e-3)
+            np.testing.assert_allclose(x.pose.scores, y.pose.scores, atol=1e-4)
+    # The same crops ran either way, in fewer calls when shared.
+    assert estimator.counts["crops"] == detections.counts["crops"] + own.counts["crops"]
+    assert own.counts["crops"] > 0
+    assert estimator.counts["calls"] < detections.counts["calls"] + own.counts["calls"]
