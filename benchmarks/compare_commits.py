@@ -45,10 +45,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--keep", help="print only output lines matching this regex")
     argv = sys.argv[1:]
-    if "--" not in argv or argv.index("--") == len(argv) - 1:
-        parser.error("no benchmark command: give it after --, e.g. -- benchmarks/bench_x.py")
-    split = argv.index("--")
+    split = argv.index("--") if "--" in argv else len(argv)
     args, command = parser.parse_args(argv[:split]), argv[split + 1:]
+    if not command:
+        parser.error("no benchmark command: give it after --, e.g. -- benchmarks/bench_x.py")
     command = [command[0]] + [str((ROOT / a).resolve()) if (ROOT / a).exists() and i else a
                               for i, a in enumerate(command) if i]
     with tempfile.TemporaryDirectory(prefix="compare-") as tmp:
