@@ -14,7 +14,6 @@ JAX graphs: `bn` (BatchNorm applied) and `folded` (BN folded into the convs, wha
 """
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -24,15 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from timing import alternate  # noqa: E402
 
 from gnnpose_jax.models import yolox, yolox_convert  # noqa: E402
 from tests.helpers.torch_yolox import YOLOX, randomize_  # noqa: E402
-
-
-def _time(fn) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
 
 
 def main() -> None:
@@ -86,14 +80,7 @@ def main() -> None:
                     with torch.inference_mode():
                         model(x_torch)
 
-                for _ in range(2):  # warm-up
-                    run_jax()
-                    run_torch()
-                jax_t, torch_t = [], []
-                for _ in range(args.repeats):  # alternate: both see the same machine state
-                    jax_t.append(_time(run_jax))
-                    torch_t.append(_time(run_torch))
-                jm, tm = statistics.median(jax_t), statistics.median(torch_t)
+                jm, tm = alternate(run_jax, run_torch, args.repeats)
                 print(f"{name:<7}  {size:>4}  {batch:>5}  {graph:<6}  {jm * 1e3:6.0f}  "
                       f"{tm * 1e3:8.0f}  {jm / tm:5.2f}  {compile_s:9.1f}  {diff:12.1e}",
                       flush=True)

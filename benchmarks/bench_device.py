@@ -30,7 +30,6 @@ import dataclasses
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import jax
@@ -44,6 +43,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_gnn import make_batch  # noqa: E402
 from bench_track import CLIP, CLIP_BOXES, PERMISSIVE, time_clip  # noqa: E402
+from timing import median_seconds  # noqa: E402
 
 from gnnpose_jax.graphs import CandidateGrid, GraphSpec, graph_budget  # noqa: E402
 from gnnpose_jax.models import hrnet, run_folder  # noqa: E402
@@ -72,16 +72,6 @@ SMALL = Size(hrnet.HRNetConfig(width=8, stem_channels=16, layer1_blocks=1, layer
 HEADS = 4
 
 
-def _timed(fn, repeats: int) -> float:
-    """Median seconds of `fn()` (which blocks until its result is ready) over `repeats`."""
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
-
-
 def hrnet_rows(size: Size, repeats: int) -> list[tuple[str, str]]:
     """HRNet images/s in float32 and bfloat16, and bfloat16's heatmap error."""
     _, variables = hrnet.init_hrnet(size.hrnet, jax.random.key(0), size.input_hw)
@@ -93,7 +83,8 @@ def hrnet_rows(size: Size, repeats: int) -> list[tuple[str, str]]:
         module = hrnet.HRNet(size.hrnet, fold_bn=True, dtype=dtype)
         forward = jax.jit(lambda v, x, module=module: module.apply(v, x, train=False).heatmaps)
         heatmaps[dtype] = np.asarray(forward(folded, x).astype(jnp.float32))
-        seconds = _timed(lambda forward=forward: forward(folded, x).block_until_ready(), repeats)
+        seconds = median_seconds(lambda forward=forward: forward(folded, x).block_until_ready(),
+                                 repeats)
         rows.append((f"HRNet-W{size.hrnet.width} {size.input_hw[0]}x{size.input_hw[1]} "
                      f"{jnp.dtype(dtype).name}, batch {size.hrnet_batch}",
                      f"{size.hrnet_batch / seconds:.1f} images/s"))
@@ -143,7 +134,7 @@ def gnn_rows(size: Size, repeats: int) -> list[tuple[str, str]]:
         loss.block_until_ready()
 
     run()
-    seconds = _timed(run, repeats) / len(batches)
+    seconds = median_seconds(run, repeats) / len(batches)
     rows_, cols = spec.grid.shape
     return [(f"GNN train step (D {size.hidden}, L {size.layers}, {rows_}x{cols} candidates), "
              f"batch {size.gnn_batch}", f"{size.gnn_batch / seconds:.1f} graphs/s")]
@@ -175,7 +166,7 @@ def pmap_rows(size: Size, repeats: int) -> list[tuple[str, str]]:
             loss.block_until_ready()
 
         run()
-        rate[n] = n * size.gnn_batch * len(batches) / _timed(run, repeats)
+        rate[n] = n * size.gnn_batch * len(batches) / median_seconds(run, repeats)
     rows = [(f"pmap GNN train step, {m} device(s), batch {size.gnn_batch} each",
              f"{rate[m]:.1f} graphs/s") for m in counts]
     if counts[-1] > 1:

@@ -14,7 +14,6 @@ Variants: `bn` (BatchNorm applied at inference), `folded` (BN folded into the co
 
 import argparse
 import resource
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from timing import alternate  # noqa: E402
 
 from gnnpose_jax.models import hrnet, hrnet_convert  # noqa: E402
 from tests.helpers.torch_hrnet import build_torch_hrnet, randomize_  # noqa: E402
@@ -39,15 +39,6 @@ def _jax_forward(variant: str, variables):
     params = hrnet.fold_batchnorm(variables) if fold else variables
     fn = jax.jit(lambda v, x: module.apply(v, x, train=False).heatmaps)
     return fn, jax.device_put(params)
-
-
-def _time(fn, repeats: int) -> list[float]:
-    out = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return out
 
 
 def main() -> None:
@@ -86,14 +77,7 @@ def main() -> None:
                 with torch.inference_mode():
                     model(x_torch)
 
-            for _ in range(2):  # warm-up
-                run_jax()
-                run_torch()
-            jax_t, torch_t = [], []
-            for _ in range(args.repeats):  # alternate so that both see the same machine state
-                jax_t += _time(run_jax, 1)
-                torch_t += _time(run_torch, 1)
-            jm, tm = statistics.median(jax_t), statistics.median(torch_t)
+            jm, tm = alternate(run_jax, run_torch, args.repeats)
             flops = GFLOPS_W32_384x288 * batch
             print(f"{variant:<12} {batch:>5}  {jm * 1e3:6.0f}  {tm * 1e3:8.0f}  {jm / tm:5.2f}  "
                   f"{flops / jm:11.1f}  {flops / tm:13.1f}  {compile_s:9.1f}  {temp_mib:12.0f}",

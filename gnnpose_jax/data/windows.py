@@ -284,6 +284,12 @@ def _history_poses(poses: SequenceType[np.ndarray | None], rng: np.random.Genera
     return history
 
 
+def history_has_pose(history: np.ndarray, threshold: float) -> np.ndarray:
+    """(n,) which history frames (n, K, 3) have a pose: a joint scoring above `threshold`.
+    The first such frame is the window's last pose."""
+    return history[:, :, 2].max(axis=1) > threshold
+
+
 def crop_geometry(history: np.ndarray, input_hw: tuple[int, int], box_enlarge: float,
                   track_enlarge: float, threshold: float, min_side: float = 8.0,
                   scale: float = 1.0) -> tuple[np.ndarray, np.ndarray] | None:
@@ -305,12 +311,11 @@ def crop_geometry(history: np.ndarray, input_hw: tuple[int, int], box_enlarge: f
       pose at f = 0, each history pose's crop at f; zeros where a frame has no pose)
       and the box of that most recent pose, or None when no history frame has a pose.
     """
-    n = len(history)
-    has_pose = history[:, :, 2].max(axis=1) > threshold
+    has_pose = history_has_pose(history, threshold)
     if not has_pose.any():
         return None
     last = history[int(np.argmax(has_pose))]
-    matrices = np.zeros((n + 1, 2, 3))
+    matrices = np.zeros((len(history) + 1, 2, 3))
     matrices[0] = current_crop_matrix(last, input_hw, box_enlarge * track_enlarge, threshold,
                                       min_side, scale)
     for f in np.flatnonzero(has_pose) + 1:
@@ -344,12 +349,12 @@ def make_window(images: SequenceType[np.ndarray | None], poses: SequenceType[np.
     if len(images) != n + 1 or len(poses) != n + 1 or poses[0] is None:
         raise ValueError(f"make_window: expected {n + 1} images and poses with a pose at t")
     history = _history_poses(poses, rng, config, augment)
-    has_pose = history[:, :, 2].max(axis=1) > config.box_threshold
+    has_pose = history_has_pose(history, config.box_threshold)
     if not has_pose.any():
         raise ValueError("make_window: the track has no history pose")
-    last = int(np.argmax(has_pose)) + 1
     scale, rotation, flip = _draw_similarity(rng, config) if augment else (1.0, 0.0, False)
-    x, y, w, h = pose_box(history[last - 1], config.box_threshold, config.min_box_side)
+    x, y, w, h = pose_box(history[int(np.argmax(has_pose))], config.box_threshold,
+                          config.min_box_side)
     frame_matrix = window_similarity(np.array([x + w / 2, y + h / 2]), rotation, flip)
     history = np.stack([_move_pose(p, frame_matrix, flip) for p in history])
     gt = np.asarray(poses[0], dtype=np.float64)

@@ -93,8 +93,10 @@ class TopDownEstimator:
         #: Work done so far: "crops" run, "padded" (crops including padding), jitted "calls".
         self.counts = collections.Counter()
 
-    def run(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Heatmaps (N, h, w, K) and features (N, h, w, C) of normalised crops (N, H, W, 3)."""
+    def run(self, images: np.ndarray, features: bool = True
+            ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Heatmaps (N, h, w, K) and features (N, h, w, C) of normalised crops (N, H, W, 3);
+        without `features`, None for them (they are not copied off the device)."""
         n = len(images)
         if n == 0:
             if self._empty is None:
@@ -102,7 +104,7 @@ class TopDownEstimator:
                                      jax.ShapeDtypeStruct((1, *self.input_hw, 3), np.float32))
                 self._empty = (np.zeros((0, *out.heatmaps.shape[1:]), out.heatmaps.dtype),
                                np.zeros((0, *out.features.shape[1:]), out.features.dtype))
-            return self._empty
+            return self._empty[0], self._empty[1] if features else None
         heat, feat = [], []
         for start in range(0, n, self.batch_size):
             chunk = images[start:start + self.batch_size]
@@ -113,8 +115,9 @@ class TopDownEstimator:
             out = self._forward(self.variables, chunk)
             self.counts.update(crops=real, padded=len(chunk), calls=1)
             heat.append(np.asarray(out.heatmaps)[:real])
-            feat.append(np.asarray(out.features)[:real])
-        return np.concatenate(heat), np.concatenate(feat)
+            if features:
+                feat.append(np.asarray(out.features)[:real])
+        return np.concatenate(heat), np.concatenate(feat) if features else None
 
     def estimate(self, image: np.ndarray, boxes: np.ndarray,
                  extra: np.ndarray | None = None) -> PoseEstimates:
@@ -132,7 +135,8 @@ class TopDownEstimator:
             parts.append(crops.images[:, :, ::-1])
         if extra is not None:
             parts.append(extra)
-        heatmaps, features = self.run(np.concatenate(parts) if len(parts) > 1 else parts[0])
+        heatmaps, features = self.run(np.concatenate(parts) if len(parts) > 1 else parts[0],
+                                      features=extra is not None)
         if self.flip_test and n:
             heatmaps = transforms.average_with_flip(
                 heatmaps[:n], heatmaps[n:2 * n], joints.COCO_FLIP_PERMUTATION
