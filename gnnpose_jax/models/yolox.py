@@ -8,8 +8,10 @@ with the rule HRNet's converter uses.
 Numerics that matter (DETECTOR.md): explicit symmetric padding, BatchNorm eps 1e-3 (set by the
 official experiment, not stored in checkpoints), SiLU, the Focus slice order top-left,
 bottom-left, top-right, bottom-right, max-pools 5/9/13 padded with -inf, nearest ×2
-upsampling, and the eval-mode decode of `YOLOXHead.decode_outputs`. The module is the
-inference network: BatchNorm always uses its running statistics.
+upsampling, and the eval-mode decode of `YOLOXHead.decode_outputs`. BatchNorm uses its running
+statistics unless the caller makes `batch_stats` mutable (training: batch statistics, running
+averages updated with the official momentum 0.03); `YOLOX(...)(images, train=True)` returns the
+raw head outputs the training loss takes (`training/yolox_loss.py`).
 
 Shapes: images (N, S, S, 3) float32 NHWC, BGR, 0..255, as the official `preproc` letterboxes
 them (any H×W with both sides multiples of 32 works too); output (N, A, 5 + C) with
@@ -33,6 +35,8 @@ from gnnpose_jax.models.hrnet import upsample_nearest
 from gnnpose_jax.models.restore import VARIABLES_DIR
 
 BN_EPSILON = 1e-3
+#: Flax's momentum is the kept fraction: the official PyTorch momentum 0.03 is 0.97 here.
+BN_MOMENTUM = 0.97
 STRIDES = (8, 16, 32)
 FPN_CHANNELS = (256, 512, 1024)  # scaled by the width multiplier
 HEAD_CHANNELS = 256  # scaled by the width multiplier
@@ -157,7 +161,8 @@ class BaseConv(nn.Module):
                         padding=((pad, pad), (pad, pad)), feature_group_count=self.groups,
                         use_bias=self.fold_bn, dtype=self.dtype, name="conv")(x)
         if not self.fold_bn:
-            x = nn.BatchNorm(use_running_average=True, epsilon=BN_EPSILON, dtype=self.dtype,
+            x = nn.BatchNorm(use_running_average=not self.is_mutable_collection("batch_stats"),
+                             momentum=BN_MOMENTUM, epsilon=BN_EPSILON, dtype=self.dtype,
                              name="bn")(x)
         return nn.silu(x)
 
@@ -323,14 +328,15 @@ def anchor_grid(height: int, width: int) -> tuple[jax.Array, jax.Array]:
 
 
 class YOLOXHead(nn.Module):
-    """The decoupled head; returns the decoded eval-mode output (N, A, 5 + C)."""
+    """The decoupled head; returns the decoded eval-mode output (N, A, 5 + C), or with `raw`
+    the undecoded (N, A, 5 + C): box offsets and log-sizes, objectness and class logits."""
 
     config: YoloxConfig
     fold_bn: bool = False
     dtype: Any = jnp.float32
 
     @nn.compact
-    def __call__(self, features, input_hw: tuple[int, int]):
+    def __call__(self, features, input_hw: tuple[int, int], raw: bool = False):
         cfg = self.config
         kw = dict(fold_bn=self.fold_bn, dtype=self.dtype)
         hidden = cfg.head_channels
@@ -344,11 +350,14 @@ class YOLOXHead(nn.Module):
             pred = functools.partial(nn.Conv, kernel_size=(1, 1), dtype=self.dtype)
             out = jnp.concatenate([
                 pred(4, name=f"reg_preds_{k}")(reg),
-                nn.sigmoid(pred(1, name=f"obj_preds_{k}")(reg)),
-                nn.sigmoid(pred(cfg.num_classes, name=f"cls_preds_{k}")(cls)),
+                pred(1, name=f"obj_preds_{k}")(reg),
+                pred(cfg.num_classes, name=f"cls_preds_{k}")(cls),
             ], -1).astype(jnp.float32)
             outputs.append(out.reshape(out.shape[0], -1, out.shape[-1]))
         out = jnp.concatenate(outputs, axis=1)
+        if raw:
+            return out
+        out = jnp.concatenate([out[..., :4], nn.sigmoid(out[..., 4:])], axis=-1)
         grid, stride = anchor_grid(*input_hw)
         return jnp.concatenate([(out[..., :2] + grid) * stride, jnp.exp(out[..., 2:4]) * stride,
                                 out[..., 4:]], axis=-1)
@@ -369,7 +378,8 @@ class YOLOX(nn.Module):
     dtype: Any = jnp.float32
 
     @nn.compact
-    def __call__(self, images: jax.Array) -> jax.Array:
+    def __call__(self, images: jax.Array, train: bool = False) -> jax.Array:
+        """Decoded (N, A, 5 + C); with `train`, the raw head outputs (`YOLOXHead`)."""
         h, w = images.shape[1:3]
         if h % 32 or w % 32:
             from gnnpose_jax.errors import ConfigError
@@ -378,7 +388,7 @@ class YOLOX(nn.Module):
                               "(e.g. 640x640 or 416x416)")
         kw = dict(fold_bn=self.fold_bn, dtype=self.dtype)
         features = YOLOPAFPN(self.config, name="backbone", **kw)(images.astype(self.dtype))
-        return YOLOXHead(self.config, name="head", **kw)(features, (h, w))
+        return YOLOXHead(self.config, name="head", **kw)(features, (h, w), raw=train)
 
 
 def fold_batchnorm(variables: dict[str, Any]) -> dict[str, Any]:
