@@ -16,8 +16,8 @@ import ml_collections
 def get_config() -> ml_collections.ConfigDict:
     """The full key set with the paper's GNN-mode settings."""
     config = ml_collections.ConfigDict()
-    # What to train: "hrnet" (top-down heatmap regression) or "gnn" (the pose-dynamics GNN on
-    # a frozen HRNet's features).
+    # What to train: "hrnet" (top-down heatmap regression), "gnn" (the pose-dynamics GNN on
+    # a frozen HRNet's features) or "detector" (the YOLOX person detector).
     config.mode = "gnn"
     # Seeds parameter init, shuffling, augmentation and the step keys.
     config.seed = 0
@@ -44,11 +44,13 @@ def get_config() -> ml_collections.ConfigDict:
     config.data.num_workers = 0
     config.data.read_threads = 0
     config.data.read_buffer_size = 0
-    # The synthetic world (source "synthetic"): seed, videos per split, frames per video,
-    # frame size (H, W), val labelled every n-th frame.
+    # The synthetic world (source "synthetic"): seed, videos per split (tune: for choosing
+    # tracker settings, written only when > 0), frames per video, frame size (H, W), val and
+    # tune labelled every n-th frame.
     config.data.synthetic_seed = 0
     config.data.synthetic_train_videos = 20
     config.data.synthetic_val_videos = 4
+    config.data.synthetic_tune_videos = 0
     config.data.synthetic_frames = 50
     config.data.synthetic_image_hw = (288, 384)
     config.data.synthetic_val_label_every = 1
@@ -72,6 +74,32 @@ def get_config() -> ml_collections.ConfigDict:
     config.hrnet.init_checkpoint = ""
     # GNN mode: the frozen HRNet (an HRNet-mode run's WORKDIR/hrnet, or converted weights).
     config.hrnet.checkpoint = ""
+
+    # Detector mode: YOLOX trained on the person boxes of the labeled frames (docs/training.md).
+    config.detector = ml_collections.ConfigDict()
+    # An official variant (nano, tiny, s, m, l, x) or "custom" (depth, width, depthwise below).
+    config.detector.variant = "s"
+    config.detector.depth = 0.33
+    config.detector.width = 0.25
+    config.detector.depthwise = False
+    # Classes of the head; the person is class 0 (80 for COCO weights, 1 from scratch).
+    config.detector.num_classes = 1
+    # Weights to start from: a converted YOLOX folder or an official .pth; "" = random init.
+    config.detector.checkpoint = ""
+    # Network input (H, W), multiples of 32; frames are letterboxed into it (pad 114).
+    config.detector.input_hw = (640, 640)
+    # GT box slots per image; people with fewer visible joints are not targets.
+    config.detector.max_boxes = 32
+    config.detector.min_visible_joints = 1
+    # Official HSV jitter; letterbox scale times U(1 - s, 1 + s) [ours]; flips: augment.flip_prob.
+    config.detector.hsv = True
+    config.detector.scale_jitter = 0.0
+    # The L1 loss on raw box outputs in the last epochs (official: the last 15 of 300).
+    config.detector.l1_last_epochs = 1.0
+    # Validation detections (COCO evaluation's thresholds) for box AP.
+    config.detector.eval_conf = 0.001
+    config.detector.eval_nms = 0.65
+    config.detector.eval_max_boxes = 100
 
     # Augmentation, both modes (official HRNet draws; GNN mode applies one draw per window).
     config.augment = ml_collections.ConfigDict()

@@ -8,7 +8,9 @@ integer references, enumerated from the index without decoding a record:
 - `person_refs`: (record, people slot) of every annotated person in a labeled frame, for
   top-down HRNet samples (`TopDownTransform`, `topdown_samples.py`);
 - `window_refs`: (sequence number, frame t, track id) of every GNN sample (`WindowTransform`,
-  `windows.py`).
+  `windows.py`);
+- `detector_samples.frame_refs`: (record,) of every labeled frame, for YOLOX samples
+  (`DetectorTransform`, `detector_samples.py`).
 
 `make_loader` turns references and a transform into a `grain.IterDataset`:
 
@@ -40,7 +42,13 @@ import jax
 import numpy as np
 from absl import flags
 
-from gnnpose_jax.data import tfds_posetrack, topdown_samples, transforms, windows
+from gnnpose_jax.data import (
+    detector_samples,
+    tfds_posetrack,
+    topdown_samples,
+    transforms,
+    windows,
+)
 from gnnpose_jax.data.tfds_posetrack import RecordLayout, SequenceIndex
 from gnnpose_jax.errors import ConfigError, DataError
 
@@ -235,6 +243,23 @@ class WindowTransform(grain.transforms.RandomMap):
             poses.append(pose)
             images.append(None if pose is None else self.source.image(record))
         return windows.make_window(images, poses, rng, self.config, self.augment)
+
+
+@dataclasses.dataclass(frozen=True)
+class DetectorTransform(grain.transforms.RandomMap):
+    """[record] -> `detector_samples.DetectorSample` (decode, letterbox, augment, boxes)."""
+
+    source: RecordSource
+    config: detector_samples.DetectorConfig
+    augment: bool = True
+
+    def random_map(self, element: np.ndarray, rng: np.random.Generator
+                   ) -> detector_samples.DetectorSample:
+        """Builds the sample of one frame reference."""
+        record = self.source[int(element[0])]
+        boxes = detector_samples.person_boxes(record, self.config.min_visible_joints)
+        return detector_samples.make_detector_sample(self.source.image(record), boxes, rng,
+                                                     self.config, self.augment)
 
 
 def stack_for_devices(examples: SequenceType[NamedTuple], num_devices: int) -> NamedTuple:

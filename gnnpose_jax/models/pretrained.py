@@ -79,6 +79,23 @@ def load_detector(path: str | Path, dtype: Any = jnp.float32) -> tuple[yolox.YOL
     return yolox.YOLOX(config, fold_bn=True, dtype=dtype), yolox.fold_batchnorm(variables)
 
 
+def load_detector_weights(path: str | Path) -> tuple[yolox.YoloxConfig, dict]:
+    """The unfolded variables (BatchNorm statistics kept, for training) of a YOLOX converted
+    folder or official `.pth`/`.safetensors` file, and its architecture.
+
+    Raises:
+      CheckpointError, ConversionError: not a YOLOX checkpoint, or a damaged one; one line.
+    """
+    path = Path(path)
+    if path.is_dir():
+        module, variables = yolox.load_yolox(path)
+        return module.config, variables
+    state = load_state_dict(path)
+    if not yolox_convert.is_yolox_state_dict(state):
+        raise ConversionError(f"{path}: not a YOLOX checkpoint (no YOLOX head keys)")
+    return yolox_convert.torch_to_flax(state, source=str(path))
+
+
 def _joint_layout(requested: str | None, recorded: str | None, name: str,
                   default: str) -> tuple[str, str]:
     """(layout, where it comes from): asked for, recorded in hrnet.json, named, or default."""

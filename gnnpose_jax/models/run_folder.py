@@ -6,6 +6,8 @@ A training run's folder (WORKDIR) holds:
   `pretrained.load_pose_network` and GNN-mode runs (`hrnet.checkpoint`);
 - `gnn/` (GNN mode): `models.gnn_io`'s format (`gnn.json` with the architecture, graph and crop
   settings and the frozen HRNet's path; Orbax `variables/`), read by `load_gnn`;
+- `yolox/` (detector mode): a converted YOLOX folder (`models.yolox.save_yolox`), read by
+  `pretrained.load_detector` (`--detector WORKDIR/yolox`);
 - `config.json`: the run config (`training.config.pin_workdir_config`), whose `tracker`
   section `track` reads.
 
@@ -31,13 +33,15 @@ from gnnpose_jax.data.windows import TRACK_ENLARGE
 from gnnpose_jax.models.gnn import GnnConfig
 from gnnpose_jax.models.gnn_io import CropSettings, GnnExport, load_gnn, write_gnn
 from gnnpose_jax.models.hrnet import HRNetConfig, save_hrnet
+from gnnpose_jax.models.yolox import YoloxConfig, save_yolox
 
 HRNET_EXPORT = "hrnet"
 GNN_EXPORT = "gnn"
+YOLOX_EXPORT = "yolox"
 CONFIG_JSON = "config.json"
 
-__all__ = ["CONFIG_JSON", "GNN_EXPORT", "HRNET_EXPORT", "export_gnn", "export_hrnet",
-           "load_gnn", "GnnExport"]
+__all__ = ["CONFIG_JSON", "GNN_EXPORT", "HRNET_EXPORT", "YOLOX_EXPORT", "export_gnn",
+           "export_hrnet", "export_yolox", "load_gnn", "GnnExport"]
 
 
 def _replace_dir(target: Path, write: Callable[[Path], None]) -> None:
@@ -94,3 +98,15 @@ def export_gnn(directory: str | Path, config: GnnConfig, params: Any, hrnet_chec
     _replace_dir(Path(directory),
                  lambda path: write_gnn(path, config, jax.device_get(params), hrnet_checkpoint,
                                         crops))
+
+
+def export_yolox(directory: str | Path, config: YoloxConfig, variables: dict[str, Any]) -> None:
+    """Writes (or replaces) a YOLOX export readable by `load_yolox` and `load_detector`.
+
+    Args:
+      directory: the export folder, usually WORKDIR/yolox.
+      config: the architecture; `input_size` is the square letterbox inference uses.
+      variables: `{"params", "batch_stats"}` on the host.
+    """
+    _replace_dir(Path(directory),
+                 lambda path: save_yolox(path, config, jax.device_get(variables)))

@@ -1,9 +1,11 @@
 """The training package's view of the data: sources, loaders and step batches for both modes.
 
-Adapts `data.pipeline` (grain loaders of `TopDownSample` / `TrackletWindow` batches shaped
-(local devices, per-device batch, ...)) to the step contracts of `steps.py`:
+Adapts `data.pipeline` (grain loaders of `TopDownSample` / `TrackletWindow` /
+`DetectorSample` batches shaped (local devices, per-device batch, ...)) to the step contracts of
+`steps.py`:
 - train loaders repeat forever, reshuffled every pass; their iterators are what checkpoints
-  store, and batches are converted to step dicts in the loop (`hrnet_batch`, `gnn_batch`);
+  store, and batches are converted to step dicts in the loop (`hrnet_batch`, `gnn_batch`,
+  `detector_batch`);
 - validation loaders make one pass in order; the reference list is padded to a whole number of
   global batches and every example carries a `valid` flag, so that no example is dropped and
   every process runs the same number of eval steps (big_vision's masked last batch).
@@ -21,7 +23,15 @@ import jax
 import ml_collections
 import numpy as np
 
-from gnnpose_jax.data import folders, pipeline, synthetic, tfds_posetrack, topdown_samples, windows
+from gnnpose_jax.data import (
+    detector_samples,
+    folders,
+    pipeline,
+    synthetic,
+    tfds_posetrack,
+    topdown_samples,
+    windows,
+)
 from gnnpose_jax.errors import ConfigError, DataError
 from gnnpose_jax.graphs import GraphSpec, batch_graphs, build_graph, grid_to_image_affines
 from gnnpose_jax.graphs.budget import GraphBudget
@@ -37,15 +47,20 @@ TFDS_BUILDERS = {"posetrack18": tfds_posetrack.Posetrack18,
 TopDownEval = collections.namedtuple("TopDownEval", topdown_samples.TopDownSample._fields
                                      + ("valid",))
 WindowEval = collections.namedtuple("WindowEval", windows.TrackletWindow._fields + ("valid",))
+DetectorEval = collections.namedtuple("DetectorEval",
+                                      detector_samples.DetectorSample._fields + ("valid",))
 
 
 def ensure_synthetic_world(root: Path, data: ml_collections.ConfigDict) -> None:
-    """Generates the synthetic world's train and val splits into `root` unless present.
+    """Generates the synthetic world's train, val and tune splits into `root` unless present.
 
-    In a multi-process run, process 0 writes and the others wait for it.
+    The tune split (for choosing tracker settings) is written only when it has videos. In a
+    multi-process run, process 0 writes and the others wait for it.
     """
     settings = {"train": (data.synthetic_train_videos, 1),
-                "val": (data.synthetic_val_videos, data.synthetic_val_label_every)}
+                "val": (data.synthetic_val_videos, data.synthetic_val_label_every),
+                "tune": (data.synthetic_tune_videos, data.synthetic_val_label_every)}
+    settings = {split: v for split, v in settings.items() if v[0] > 0}
     if jax.process_index() == 0:
         for split, (videos, label_every) in settings.items():
             if not (root / "annotations" / split).is_dir():
@@ -277,6 +292,51 @@ def gnn_loaders(config: ml_collections.ConfigDict, workdir: str | Path, per_devi
         val_loader = eval_loader(val_refs, val_transform, WindowEval, config, per_device_batch,
                                  val.name)
     return train_loader, val_loader, len(train_refs)
+
+
+def detector_config(config: ml_collections.ConfigDict) -> detector_samples.DetectorConfig:
+    """The detector's input, targets and augmentation from the config."""
+    det = config.detector
+    return detector_samples.DetectorConfig(
+        input_hw=tuple(det.input_hw), max_boxes=det.max_boxes,
+        min_visible_joints=det.min_visible_joints, flip_prob=config.augment.flip_prob,
+        hsv=det.hsv, scale_jitter=det.scale_jitter)
+
+
+def detector_loaders(config: ml_collections.ConfigDict, workdir: str | Path,
+                     per_device_batch: int) -> tuple[grain.IterDataset, grain.IterDataset, int]:
+    """(train loader, val loader, number of train frames) of detector mode.
+
+    Raises:
+      DataError: a split whose labeled frames hold no person box (nothing to learn or score).
+    """
+    data, settings = config.data, detector_config(config)
+
+    def frames_of(split):
+        """A split's source and labeled-frame refs; refused when no frame has a target box."""
+        source = frame_source(data, split, workdir)
+        refs = detector_samples.frame_refs(source.index)
+        if not any(count >= settings.min_visible_joints
+                   for r in refs[:, 0] for _, count in source.index.people[r]):
+            raise DataError(f"{source.name}: no labeled frame has a person to box (detector "
+                            "mode needs annotated people with visible joints)")
+        return source, refs
+
+    train, train_refs = frames_of(data.train_split)
+    train_loader = pipeline.make_loader(
+        train_refs, pipeline.DetectorTransform(train, settings),
+        _loader_config(config, per_device_batch, train=True), train.name)
+    val, val_refs = frames_of(data.val_split)
+    val_loader = eval_loader(val_refs, pipeline.DetectorTransform(val, settings, augment=False),
+                             DetectorEval, config, per_device_batch, val.name)
+    return train_loader, val_loader, len(train_refs)
+
+
+def detector_batch(samples: Any) -> dict[str, np.ndarray]:
+    """A (D, b, ...) `DetectorSample` or `DetectorEval` batch as the detector step dict."""
+    valid = getattr(samples, "valid", np.ones(samples.box_mask.shape[:2], bool))
+    return {"image": samples.image, "boxes": samples.boxes, "classes": samples.classes,
+            "box_mask": samples.box_mask & valid[..., None], "mask": valid}
 
 
 def hrnet_batch(samples: Any) -> dict[str, np.ndarray]:

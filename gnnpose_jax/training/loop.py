@@ -1,4 +1,4 @@
-"""The training driver: `train_and_evaluate(config, workdir)`, the same loop for both modes.
+"""The training driver: `train_and_evaluate(config, workdir)`, the same loop for every mode.
 
 Per step: one loader batch -> the pmapped train step. Periodic actions, in this order after a
 step (`periodic.py`): log (train metrics to TensorBoard and metrics.jsonl), validate, checkpoint
@@ -25,6 +25,7 @@ import orbax.checkpoint as ocp
 from gnnpose_jax.errors import ConfigError
 from gnnpose_jax.training import (
     checkpoints,
+    detector_mode,
     distributed,
     gnn_mode,
     guard,
@@ -36,9 +37,9 @@ from gnnpose_jax.training import (
 from gnnpose_jax.training import config as config_lib
 from gnnpose_jax.training.metrics import MetricWriter, Progress
 from gnnpose_jax.training.state import TrainState
-from gnnpose_jax.training.task import Task, summarize_eval
+from gnnpose_jax.training.task import Task
 
-MODES = {"hrnet": hrnet_mode.build, "gnn": gnn_mode.build}
+MODES = {"hrnet": hrnet_mode.build, "gnn": gnn_mode.build, "detector": detector_mode.build}
 PERIODIC_ACTIONS = ("log", "eval", "checkpoint")
 #: Train metrics averaged over the steps since the last log.
 _AVERAGED = ("loss", "grad_norm")
@@ -119,12 +120,11 @@ class _Run:
             return None
         self.check()
         started = time.perf_counter()
-        sums: dict[str, float] = {}
+        accumulator = self.task.eval_metrics()
         for raw in self.task.val_loader:
-            out = self.p_eval(self.state, self.task.to_batch(raw))
-            for key, value in distributed.unreplicate(out).items():
-                sums[key] = sums.get(key, 0.0) + float(value)
-        metrics = summarize_eval(sums)
+            batch = self.task.to_batch(raw)
+            accumulator.add(self.p_eval(self.state, batch), batch)
+        metrics = accumulator.result()
         self.writer.write(step, {f"val/{k}": v for k, v in metrics.items()})
         shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())
         self.progress.write(f"step {step}/{self.total_steps}: val {shown}")
@@ -221,6 +221,8 @@ def check_config(config: ml_collections.ConfigDict) -> int:
         periodic.period_steps(config, name, 1)
     if config.mode == "gnn":
         gnn_mode.check_config(config)
+    if config.mode == "detector":
+        detector_mode.check_config(config)
     return per_device
 
 

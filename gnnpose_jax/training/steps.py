@@ -1,4 +1,4 @@
-"""Pure, module-level train and eval steps for both modes, meant to be `jax.pmap`-ed over `AXIS`.
+"""Pure, module-level train and eval steps of every mode, meant to be `jax.pmap`-ed over `AXIS`.
 
 The driver wraps each step once, `jax.pmap(functools.partial(step, **static), axis_name=AXIS,
 donate_argnums=(0,))` for training. Inside a step:
@@ -11,11 +11,14 @@ donate_argnums=(0,))` for training. Inside a step:
 Batch contracts (one device's share; N examples, K joints, F = n + 1 crops per GNN sample):
 - HRNet train: `image` (N, H, W, 3) float32 normalised, `heatmaps` (N, h, w, K),
   `target_weight` (N, K), `mask` (N,) bool (False for padding examples).
-- HRNet eval: the same plus `joints` (N, K, 3) [x, y, annotated] in input (crop) pixels.
+- HRNet eval: the same plus `joints` (N, K, 4) [x, y, annotated, visible] in input (crop) pixels.
 - GNN train: `crops` (N, F, H, W, 3) float32 normalised and `graphs`, a padded
   `jraph.GraphsTuple` of N real graphs (`graphs.batch_graphs`).
 - GNN eval: the same plus `grid_to_image` (N, 2, 3) candidate grid -> image (or window frame),
   `gt` (N, K, 3) [x, y, annotated] in that frame and `mask` (N,).
+- Detector (train and eval): `image` (N, H, W, 3) float32 BGR 0..255 letterboxed, `boxes`
+  (N, G, 4) cx, cy, w, h input pixels, `classes` (N, G) int32, `box_mask` (N, G) bool and
+  `mask` (N,) bool (False for padding examples, whose boxes are masked too).
 """
 
 from __future__ import annotations
@@ -29,10 +32,13 @@ import optax
 from gnnpose_jax.graphs.decode import decode_poses
 from gnnpose_jax.graphs.grid import CandidateGrid
 from gnnpose_jax.graphs.layout import candidate_mask
+from gnnpose_jax.models.detect import person_boxes
+from gnnpose_jax.models.yolox import anchor_grid
 from gnnpose_jax.training.accuracy import head_sizes, heatmap_peaks, pckh_counts
 from gnnpose_jax.training.distributed import AXIS
 from gnnpose_jax.training.losses import candidate_loss, heatmap_loss
 from gnnpose_jax.training.state import TrainState, step_rng
+from gnnpose_jax.training.yolox_loss import decode_boxes, yolox_loss
 
 Batch = dict[str, Any]
 Metrics = dict[str, jax.Array]
@@ -93,7 +99,9 @@ def hrnet_eval_step(state: TrainState, batch: Batch) -> Metrics:
       batch: this device's HRNet eval batch (module docstring).
 
     Returns:
-      `loss_sum`, `loss_count`, `pckh_correct`, `pckh_count`, summed over devices.
+      `loss_sum`, `loss_count` and the correct and counted joints of PCKh@0.5 over all annotated
+      joints (`pckh_*`), the visible ones (`pckh_visible_*`) and the hidden ones
+      (`pckh_hidden_*`), summed over devices.
     """
     out = state.apply_fn({"params": state.params, "batch_stats": state.batch_stats},
                          batch["image"], train=False)
@@ -105,9 +113,13 @@ def hrnet_eval_step(state: TrainState, batch: Batch) -> Metrics:
     # Heatmap cell (u, v) is input pixel (u * in_w / w, v * in_h / h), as in decoding.
     predicted = heatmap_peaks(out.heatmaps) * jnp.array([in_w / w, in_h / h])
     present = (joints[..., 2] > 0) & batch["mask"][:, None]
-    correct, count = pckh_counts(predicted, joints[..., :2], present, head_sizes(joints))
-    return jax.lax.psum({"loss_sum": loss_sum, "loss_count": loss_count,
-                         "pckh_correct": correct, "pckh_count": count}, AXIS)
+    visible = present & (joints[..., 3] > 0)
+    sums = {"loss_sum": loss_sum, "loss_count": loss_count}
+    for name, scored in (("pckh", present), ("pckh_visible", visible),
+                         ("pckh_hidden", present & ~visible)):
+        sums[f"{name}_correct"], sums[f"{name}_count"] = pckh_counts(
+            predicted, joints[..., :2], scored, head_sizes(joints))
+    return jax.lax.psum(sums, AXIS)
 
 
 def crop_features(state: TrainState, crops: jax.Array) -> jax.Array:
@@ -187,3 +199,62 @@ def gnn_eval_step(state: TrainState, batch: Batch, grid: CandidateGrid, decode_r
         "candidate_correct": jnp.sum(hit).astype(jnp.float32),
         "candidate_count": jnp.sum(foreground).astype(jnp.float32),
         "pckh_correct": correct, "pckh_count": count}, AXIS)
+
+
+def detector_train_step(state: TrainState, batch: Batch, rng: jax.Array, l1_from_step: int = 0
+                        ) -> tuple[TrainState, Metrics]:
+    """One YOLOX update on the SimOTA loss, BatchNorm in train mode.
+
+    Args:
+      state: this device's replica.
+      batch: this device's detector batch (module docstring).
+      rng: the run's base key (unused: YOLOX draws nothing; kept for the common signature).
+      l1_from_step: updates from this step on add the L1 box loss (the last epochs).
+
+    Returns:
+      The updated state and the global-batch metrics `loss` (per foreground anchor),
+      `grad_norm`, `param_norm`.
+    """
+    del rng
+    images = batch["image"]
+    use_l1 = (state.step >= l1_from_step).astype(jnp.float32)
+
+    def loss_fn(params):
+        """This device's share of the global loss, with its sum, count and BN statistics."""
+        raw, updates = state.apply_fn({"params": params, "batch_stats": state.batch_stats},
+                                      images, train=True, mutable=["batch_stats"])
+        terms, _ = yolox_loss(raw, batch["boxes"], batch["classes"], batch["box_mask"],
+                              images.shape[1:3], use_l1=True, image_mask=batch["mask"])
+        terms = terms._replace(l1=terms.l1 * use_l1)
+        return terms.total / _global_total(terms.num_fg), (terms.total, terms.num_fg,
+                                                           updates["batch_stats"])
+
+    grads, (loss_sum, count, batch_stats) = jax.grad(loss_fn, has_aux=True)(state.params)
+    batch_stats = jax.lax.pmean(batch_stats, AXIS)
+    return _apply_update(state, grads, loss_sum, count, batch_stats=batch_stats)
+
+
+def detector_eval_step(state: TrainState, batch: Batch, conf: float = 0.001, nms: float = 0.65,
+                       max_boxes: int = 100) -> Metrics:
+    """The validation loss sums and every image's person boxes of one detector eval batch.
+
+    Args:
+      state: this device's replica.
+      batch: this device's detector batch (module docstring).
+      conf, nms, max_boxes: `person_boxes`' thresholds (COCO evaluation's by default).
+
+    Returns:
+      `loss_sum`, `loss_count` (foreground anchors), summed over devices, and this device's
+      `boxes` (N, M, 5) [x, y, w, h, score] in input pixels with `box_valid` (N, M).
+    """
+    images = batch["image"]
+    raw = state.apply_fn({"params": state.params, "batch_stats": state.batch_stats}, images,
+                         train=True)
+    terms, _ = yolox_loss(raw, batch["boxes"], batch["classes"], batch["box_mask"],
+                          images.shape[1:3], image_mask=batch["mask"])
+    grid, strides = anchor_grid(*images.shape[1:3])
+    decoded = jnp.concatenate([decode_boxes(raw[..., :4], grid, strides),
+                               jax.nn.sigmoid(raw[..., 4:])], axis=-1)
+    found = person_boxes(decoded, jnp.ones(images.shape[0]), conf, nms, max_boxes)
+    sums = jax.lax.psum({"loss_sum": terms.total, "loss_count": terms.num_fg}, AXIS)
+    return {**sums, "boxes": found.boxes, "box_valid": found.valid}

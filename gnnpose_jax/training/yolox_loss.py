@@ -162,8 +162,8 @@ def simota_assign(raw: jax.Array, gt_boxes: jax.Array, gt_classes: jax.Array,
 
 
 def yolox_loss(raw: jax.Array, gt_boxes: jax.Array, gt_classes: jax.Array, gt_mask: jax.Array,
-               input_hw: tuple[int, int], use_l1: bool = False
-               ) -> tuple[LossTerms, Assignment]:
+               input_hw: tuple[int, int], use_l1: bool = False,
+               image_mask: jax.Array | None = None) -> tuple[LossTerms, Assignment]:
     """The YOLOX loss terms of a batch (sums) and the assignment behind them.
 
     Args:
@@ -173,6 +173,8 @@ def yolox_loss(raw: jax.Array, gt_boxes: jax.Array, gt_classes: jax.Array, gt_ma
       gt_mask: (N, G) bool, True for real GTs (an image with none only trains objectness).
       input_hw: the network input (H, W).
       use_l1: add the L1 loss on raw box outputs (the official last 15 epochs).
+      image_mask: (N,) bool, False for padding images (no loss at all; their GTs must be
+        masked too); None = all real.
 
     Returns:
       (`LossTerms` summed over the batch, `Assignment`); the loss is `terms.total /
@@ -189,7 +191,8 @@ def yolox_loss(raw: jax.Array, gt_boxes: jax.Array, gt_classes: jax.Array, gt_ma
     cls_target = (jax.nn.one_hot(classes, raw.shape[-1] - 5, dtype=raw.dtype)
                   * assignment.matched_iou[..., None])
     per_cls = bce_with_logits(raw[..., 5:], cls_target).sum(-1)
-    obj = bce_with_logits(raw[..., 4], fg).sum()
+    per_obj = bce_with_logits(raw[..., 4], fg).sum(-1)
+    obj = jnp.sum(per_obj if image_mask is None else per_obj * image_mask)
     l1 = jnp.zeros((), raw.dtype)
     if use_l1:
         encoded = jnp.concatenate([target[..., :2] / strides - grid,

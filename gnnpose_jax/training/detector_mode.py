@@ -1,0 +1,176 @@
+"""Detector mode: YOLOX trained on the person boxes of the labeled frames (SimOTA loss).
+
+From scratch (the official init: Flax's conv init, BatchNorm eps 1e-3 and momentum 0.03, and
+the class and objectness biases at a 0.01 prior) or from `detector.checkpoint` (a converted
+folder or an official file, same architecture). Validation adds box AP@0.5 and AP@[.5:.95]
+(`evaluation/box_ap.py`) on the detections of every val frame. The export is WORKDIR/yolox, a
+converted YOLOX folder that `--detector` reads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from gnnpose_jax.errors import ConfigError
+from gnnpose_jax.evaluation.box_ap import box_ap
+from gnnpose_jax.models import pretrained, run_folder
+from gnnpose_jax.models.yolox import PRESETS, STRIDES, YOLOX, YoloxConfig
+from gnnpose_jax.training import inputs, schedules, steps
+from gnnpose_jax.training.state import TrainState, create_state, run_once
+from gnnpose_jax.training.task import SumMetrics, Task
+
+CUSTOM = "custom"
+#: The official head init: class and objectness logits start at this probability.
+PRIOR_PROB = 0.01
+
+
+def architecture(config: ml_collections.ConfigDict) -> YoloxConfig:
+    """The `YoloxConfig` of the config's `detector` section (input size: the larger side)."""
+    det = config.detector
+    if det.variant == CUSTOM:
+        base = YoloxConfig(depth=det.depth, width=det.width, depthwise=det.depthwise)
+    elif det.variant in PRESETS:
+        base = PRESETS[det.variant]
+    else:
+        raise ConfigError(f"detector.variant {det.variant!r} must be one of "
+                          f"{(*PRESETS, CUSTOM)}")
+    if isinstance(det.num_classes, bool) or not isinstance(det.num_classes, int) \
+            or det.num_classes < 1:
+        raise ConfigError(f"detector.num_classes {det.num_classes!r} must be a positive integer")
+    return dataclasses.replace(base, num_classes=det.num_classes,
+                               input_size=max(input_hw(config)))
+
+
+def input_hw(config: ml_collections.ConfigDict) -> tuple[int, int]:
+    """`detector.input_hw`, checked to be two positive multiples of the largest stride."""
+    hw = config.detector.input_hw
+    if (not isinstance(hw, tuple | list) or len(hw) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in hw)
+            or any(v <= 0 or v % STRIDES[-1] for v in hw)):
+        raise ConfigError(f"detector.input_hw {hw!r} must be (H, W), both positive multiples "
+                          f"of {STRIDES[-1]}")
+    return tuple(hw)
+
+
+def check_config(config: ml_collections.ConfigDict) -> None:
+    """ConfigError naming the first bad `detector` key."""
+    architecture(config)
+    det = config.detector
+    for key in ("max_boxes", "eval_max_boxes"):
+        if isinstance(det[key], bool) or not isinstance(det[key], int) or det[key] < 1:
+            raise ConfigError(f"detector.{key} {det[key]!r} must be a positive integer")
+    if not 0 <= det.scale_jitter < 1 or det.l1_last_epochs < 0:
+        raise ConfigError(f"detector.scale_jitter {det.scale_jitter} must be in [0, 1) and "
+                          f"detector.l1_last_epochs {det.l1_last_epochs} >= 0")
+
+
+def _set_prior_biases(variables: dict, prior: float = PRIOR_PROB) -> dict:
+    """The official `initialize_biases`: class and objectness biases at logit(prior)."""
+    value = -math.log((1 - prior) / prior)
+
+    def draw(path, leaf):
+        """A prediction conv's bias set to the prior, other leaves kept."""
+        names = [getattr(p, "key", "") for p in path]
+        if names[-1] == "bias" and any(n.startswith(("cls_preds", "obj_preds")) for n in names):
+            return np.full(leaf.shape, value, leaf.dtype)
+        return np.asarray(leaf)
+
+    return {**variables,
+            "params": jax.tree_util.tree_map_with_path(draw, jax.device_get(variables["params"]))}
+
+
+def initial_variables(config: ml_collections.ConfigDict, arch: YoloxConfig) -> dict:
+    """`detector.checkpoint`'s variables (same architecture), or the official random init."""
+    if config.detector.checkpoint:
+        found, variables = pretrained.load_detector_weights(config.detector.checkpoint)
+        fields = ("depth", "width", "depthwise", "num_classes")
+        diff = [f"{f} {getattr(arch, f)} vs {getattr(found, f)}" for f in fields
+                if getattr(arch, f) != getattr(found, f)]
+        if diff:
+            raise ConfigError(f"detector.checkpoint {config.detector.checkpoint}: the "
+                              f"checkpoint's YOLOX differs from the config ({'; '.join(diff)}, "
+                              "config vs checkpoint)")
+        return variables
+    images = jnp.zeros((1, *input_hw(config), 3), jnp.float32)
+    variables = run_once(lambda key: YOLOX(arch).init(key, images), jax.random.key(config.seed))
+    return _set_prior_biases(variables)
+
+
+class BoxApMetrics(SumMetrics):
+    """Validation loss plus box AP of every valid val frame's detections (input pixels)."""
+
+    def __init__(self):
+        super().__init__()
+        self.detections: list[np.ndarray] = []
+        self.ground_truth: list[np.ndarray] = []
+
+    def add(self, out: dict[str, Any], batch: dict[str, Any]) -> None:
+        """Keeps the detections and GT boxes of the batch's valid frames, sums the rest."""
+        boxes, found = jax.device_get((out.pop("boxes"), out.pop("box_valid")))
+        super().add(out, batch)
+        valid = batch["mask"].reshape(-1)
+        gts = batch["boxes"].reshape(-1, *batch["boxes"].shape[2:])
+        gt_mask = batch["box_mask"].reshape(-1, gts.shape[1])
+        for i in np.flatnonzero(valid):
+            self.detections.append(boxes.reshape(-1, *boxes.shape[2:])[i][
+                found.reshape(-1, found.shape[-1])[i]])
+            cxcywh = gts[i][gt_mask[i]]
+            self.ground_truth.append(np.concatenate([cxcywh[:, :2] - cxcywh[:, 2:] / 2,
+                                                     cxcywh[:, 2:]], axis=1))
+
+    def result(self) -> dict[str, float]:
+        """The loss ratio and `box_ap50`, `box_ap`."""
+        return {**super().result(), **box_ap(self.detections, self.ground_truth)}
+
+
+def l1_start_step(config: ml_collections.ConfigDict, num_examples: int) -> int:
+    """The first update with the L1 loss: `detector.l1_last_epochs` before the end."""
+    per_epoch = schedules.steps_per_epoch(num_examples, config.batch_size,
+                                          config.data.train_split)
+    total = config.num_train_steps or int(round(config.num_epochs * per_epoch))
+    return max(total - int(round(config.detector.l1_last_epochs * per_epoch)), 0)
+
+
+def build(config: ml_collections.ConfigDict, workdir: Path, per_device_batch: int) -> Task:
+    """The detector-mode task.
+
+    Args:
+      config: the run config.
+      workdir: the run's folder (data may be generated there).
+      per_device_batch: frames per device per step.
+
+    Returns:
+      The task.
+    """
+    check_config(config)
+    arch, det = architecture(config), config.detector
+    train_loader, val_loader, num_examples = inputs.detector_loaders(config, workdir,
+                                                                     per_device_batch)
+
+    def make_state(tx: optax.GradientTransformation) -> TrainState:
+        """Fresh state from the checkpoint or the official random init."""
+        return create_state(YOLOX(arch).apply, initial_variables(config, arch), tx)
+
+    def write_export(directory: Path, state: TrainState) -> None:
+        """WORKDIR/yolox in `load_yolox`'s format."""
+        variables = {"params": state.params, "batch_stats": state.batch_stats}
+        run_folder.export_yolox(directory / run_folder.YOLOX_EXPORT, arch, variables)
+
+    train_step = functools.partial(steps.detector_train_step,
+                                   l1_from_step=l1_start_step(config, num_examples))
+    eval_step = functools.partial(steps.detector_eval_step, conf=det.eval_conf,
+                                  nms=det.eval_nms, max_boxes=det.eval_max_boxes)
+    return Task(create_state=make_state, train_step=train_step, eval_step=eval_step,
+                train_loader=train_loader, val_loader=val_loader,
+                num_train_examples=num_examples, to_batch=inputs.detector_batch,
+                export=write_export, eval_metrics=BoxApMetrics)
