@@ -106,6 +106,13 @@ def decode_poses(
     Returns:
       (B, K, 3) image (x, y, score) of the first B (real) graphs.
     """
+    return decode_grid(candidate_probabilities(logits, graphs, grid, grid_to_image.shape[0]),
+                       grid_to_image, shift, radius)
+
+
+def candidate_probabilities(logits: jnp.ndarray, graphs: jraph.GraphsTuple, grid: CandidateGrid,
+                            count: int) -> jnp.ndarray:
+    """(count, Hc, Wc, K) class probabilities P_k on the candidate grid of the first `count`
+    graphs of a batch, from per-node logits (N, K + 1) (background last)."""
     probs = jax.nn.softmax(logits.astype(jnp.float32), axis=-1)[:, :-1]
-    grids = candidate_grid_values(probs, graphs, grid.shape)[:grid_to_image.shape[0]]
-    return decode_grid(grids, grid_to_image, shift, radius)
+    return candidate_grid_values(probs, graphs, grid.shape)[:count]

@@ -23,11 +23,14 @@ class Crops(NamedTuple):
 
 
 class PoseEstimates(NamedTuple):
-    """Decoded poses for N boxes, and the features of extra crops run in the same call."""
+    """Decoded poses for N boxes, the features of extra crops run in the same call, and (only
+    when asked, `estimate(maps=True)`) the heatmaps the poses were decoded from."""
 
     keypoints: np.ndarray  # (N, K, 2) image pixels
     scores: np.ndarray  # (N, K) heatmap peaks
     extra_features: np.ndarray | None  # (M, H/4, W/4, 3·W) of `estimate`'s `extra` crops
+    heatmaps: np.ndarray | None = None  # (N, h, w, K) PoseTrack slots (flip-averaged)
+    heatmap_to_image: np.ndarray | None = None  # (N, 2, 3) heatmap cell (x, y) → image
 
 
 def make_crops(image: np.ndarray, boxes: np.ndarray, input_hw: tuple[int, int],
@@ -120,12 +123,14 @@ class TopDownEstimator:
         return np.concatenate(heat), np.concatenate(feat) if features else None
 
     def estimate(self, image: np.ndarray, boxes: np.ndarray,
-                 extra: np.ndarray | None = None) -> PoseEstimates:
+                 extra: np.ndarray | None = None, maps: bool = False) -> PoseEstimates:
         """Poses for `boxes` ((N, 4) xywh) in `image` ((H, W, 3) uint8 RGB), PoseTrack slots.
 
         `extra`, more normalised crops (M, H, W, 3) (the GNN predictor's), run in the same
         batched calls as the boxes' crops (and their mirrors under flip test); their features
-        come back in `extra_features`.
+        come back in `extra_features`. With `maps`, the decoded (flip-averaged) heatmaps and
+        their cell → image affines come back too; a COCO network's head slots (1, 2), which
+        no heatmap maps, get zero maps.
         """
         boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
         crops = make_crops(image, boxes, self.input_hw)
@@ -146,4 +151,12 @@ class TopDownEstimator:
         if self.joint_layout == "coco":
             keypoints, scores = joints.coco_to_posetrack(keypoints, scores)
         extra_features = features[len(features) - len(extra):] if extra is not None else None
-        return PoseEstimates(keypoints, scores, extra_features)
+        if not maps:
+            return PoseEstimates(keypoints, scores, extra_features)
+        heatmaps = heatmaps[:n].copy()
+        if self.joint_layout == "coco":
+            heatmaps[..., [joints.HEAD_BOTTOM, joints.HEAD_TOP]] = 0.0
+        # Crop → image after heatmap cell → crop pixel (a scaling by the input / heatmap size).
+        to_image = crops.inverse.copy()
+        to_image[:, :, :2] *= np.array(self.input_hw[::-1]) / heatmaps.shape[2:0:-1]
+        return PoseEstimates(keypoints, scores, extra_features, heatmaps, to_image)

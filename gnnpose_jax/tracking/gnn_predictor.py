@@ -8,7 +8,9 @@ export's input size. HRNet features of a history crop are computed
 once, in the HRNet call of the frame after the pose was emitted (the tracker runs the
 predictor's crops with the detections' crops, one batched call per frame), and cached for n
 frames. Tracks are batched into padded graphs (the next power of two up to `max_tracks`), so a
-video compiles the GNN a few times at most.
+video compiles the GNN a few times at most. Asked for maps (the "heatmap_average" merge rule),
+a prediction also carries its candidate probabilities P_k on the grid and the grid → image
+affine, from a second jitted forward compiled only then.
 """
 
 from __future__ import annotations
@@ -24,12 +26,15 @@ from gnnpose_jax.graphs import (
     GraphSpec,
     batch_graphs,
     build_graph,
+    candidate_probabilities,
+    decode_grid,
     decode_poses,
     graph_budget,
     grid_to_image_affines,
 )
 from gnnpose_jax.models.gnn_io import CropSettings, GnnExport
 from gnnpose_jax.models.topdown import TopDownEstimator, padded_size, warp_crops
+from gnnpose_jax.tracking.heatmap_merge import JointMaps
 from gnnpose_jax.tracking.tracker import Pose, Track, TrackedPose
 
 
@@ -78,7 +83,13 @@ class GnnPredictor:
             logits = gnn_module.apply(variables, graphs, features)
             return decode_poses(logits, graphs, grid_to_image, grid, radius=spec.decode_radius)
 
+        def forward_maps(variables, graphs, features, grid_to_image):
+            logits = gnn_module.apply(variables, graphs, features)
+            probs = candidate_probabilities(logits, graphs, grid, grid_to_image.shape[0])
+            return decode_grid(probs, grid_to_image, radius=spec.decode_radius), probs
+
         self._forward = jax.jit(forward)
+        self._forward_maps = jax.jit(forward_maps)
         self._reset()
 
     def _reset(self) -> None:
@@ -146,7 +157,7 @@ class GnnPredictor:
         return _Plan(history, matrices[1:], keys, matrices[0], box)
 
     def predict(self, image: np.ndarray, frame_index: int, tracks: list[Track],
-                features: np.ndarray) -> list[Pose | None]:
+                features: np.ndarray, maps: bool = False) -> list[Pose | None]:
         """One predicted pose per track (None for a track without usable history).
 
         Args:
@@ -154,6 +165,7 @@ class GnnPredictor:
           frame_index: its index.
           tracks: the tracks `crops` was called with, for this frame.
           features: HRNet features of the crops `crops` returned, in its order.
+          maps: attach each pose's `JointMaps` (P_k on the candidate grid, grid → image).
         """
         if len(self._plans) != len(tracks):
             raise ValueError("predict: call crops() with the same tracks first")
@@ -164,11 +176,11 @@ class GnnPredictor:
         usable = [(plan, next(current)) for plan in self._plans if plan is not None]
         poses = []
         for start in range(0, len(usable), self.max_tracks):
-            poses.extend(self._predict_chunk(usable[start:start + self.max_tracks]))
+            poses.extend(self._predict_chunk(usable[start:start + self.max_tracks], maps))
         poses = iter(poses)
         return [next(poses) if plan is not None else None for plan in self._plans]
 
-    def _predict_chunk(self, chunk: list[tuple[_Plan, np.ndarray]]) -> list[Pose]:
+    def _predict_chunk(self, chunk: list[tuple[_Plan, np.ndarray]], maps: bool) -> list[Pose]:
         spec = self.spec
         n = spec.history
         shape = chunk[0][1].shape
@@ -187,6 +199,11 @@ class GnnPredictor:
         grid_to_image = np.tile(np.eye(2, 3), (size, 1, 1))
         grid_to_image[: len(currents)] = grid_to_image_affines(np.stack(currents), spec.grid)
         batch = batch_graphs(graphs, self._budgets[size])
-        poses = np.asarray(self._forward(self.variables, batch, features, grid_to_image))
-        return [Pose(poses[i, :, :2].astype(np.float64), poses[i, :, 2].astype(np.float64))
-                for i in range(len(chunk))]
+        if not maps:
+            poses = np.asarray(self._forward(self.variables, batch, features, grid_to_image))
+            return [Pose(poses[i, :, :2].astype(np.float64), poses[i, :, 2].astype(np.float64))
+                    for i in range(len(chunk))]
+        poses, probs = map(np.asarray, self._forward_maps(self.variables, batch, features,
+                                                          grid_to_image))
+        return [Pose(poses[i, :, :2].astype(np.float64), poses[i, :, 2].astype(np.float64),
+                     JointMaps(probs[i], grid_to_image[i])) for i in range(len(chunk))]

@@ -7,6 +7,11 @@ this frame's boxes; predictions and estimates are matched by the Hungarian algor
 tracks, unmatched predictions are emitted for people the detector missed, and pose NMS removes
 duplicates. Without a predictor (the baseline) tracks are associated by OKS against their last
 pose and unmatched tracks are not emitted.
+
+Merge rules (`TrackerConfig.merge`): "weighted", "max", "hrnet_only" (`merge_poses`) and
+"heatmap_average" (`heatmap_merge`), the one rule that needs the sources' per-joint maps: only
+under it does the tracker ask the estimator and the predictor for them (`Pose.maps`), so the
+other rules copy no maps off the device; emitted poses never keep them.
 """
 
 from __future__ import annotations
@@ -21,9 +26,10 @@ from scipy.optimize import linear_sum_assignment
 
 from gnnpose_jax.data import joints, transforms
 from gnnpose_jax.errors import ConfigError
+from gnnpose_jax.tracking.heatmap_merge import JointMaps, heatmap_average
 from gnnpose_jax.tracking.oks import oks_matrix, pose_box_area
 
-MERGE_RULES = ("weighted", "max", "hrnet_only")
+MERGE_RULES = ("weighted", "max", "hrnet_only", "heatmap_average")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,7 +43,12 @@ class TrackerConfig:
       keep_score: τ_keep, the mean joint score a prediction needs to be emitted unmatched.
       max_misses: frames in a row a track may go without a detection before it ends.
       oks_gate: pairs with OKS below this stay unmatched.
-      merge: "weighted" (score-weighted mean where both agree), "max" or "hrnet_only".
+      merge: how a matched prediction and estimate merge, per joint (the score is the higher
+        of the two under every rule but "hrnet_only"): "weighted" (score-weighted mean where
+        both agree, else the higher-scoring source), "max" (the higher-scoring source),
+        "hrnet_only" (the estimate), or "heatmap_average" (decoded from the score-weighted
+        mean of the two sources' maps as distributions on HRNet's heatmap grid; see
+        `heatmap_merge`).
       merge_agree: agreement distance for "weighted", as a fraction of the box diagonal.
       recovered_confidence: an unmatched prediction's joint scores are multiplied by the mean
         joint score of the track's last pose before `keep_score` and the output thresholds
@@ -67,10 +78,12 @@ class TrackerConfig:
 
 
 class Pose(NamedTuple):
-    """A pose in image pixels: keypoints (K, 2) and per-joint scores (K,)."""
+    """A pose in image pixels: keypoints (K, 2), per-joint scores (K,), and the maps it was
+    decoded from (only while the "heatmap_average" rule may merge it, else None)."""
 
     keypoints: np.ndarray
     scores: np.ndarray
+    maps: JointMaps | None = None
 
     @property
     def score(self) -> float:
@@ -104,10 +117,11 @@ class PoseEstimator(Protocol):
 
     `estimate(image, boxes)` returns `(keypoints, scores, ...)`; with `extra` crops (only
     asked of the predictor's own estimator) it also runs them and returns their features as
-    the third item.
+    the third item. Asked with `maps=True` (only under "heatmap_average"), its result also
+    has `heatmaps` (N, h, w, K) and `heatmap_to_image` (N, 2, 3) (`TopDownEstimator`'s).
     """
 
-    def estimate(self, image: np.ndarray, boxes: np.ndarray, extra=None): ...
+    def estimate(self, image: np.ndarray, boxes: np.ndarray, extra=None, maps=False): ...
 
 
 class PosePredictor(Protocol):
@@ -125,11 +139,17 @@ class PosePredictor(Protocol):
         """The normalised crops whose features `predict` needs this frame, or None."""
 
     def predict(self, image: np.ndarray, frame_index: int, tracks: list[Track],
-                features: np.ndarray | None) -> list[Pose | None]:
-        """One pose per track of the last `crops` call (None: no prediction)."""
+                features: np.ndarray | None, maps: bool = False) -> list[Pose | None]:
+        """One pose per track of the last `crops` call (None: no prediction); with `maps`
+        (only passed, True, under "heatmap_average"), each pose carries its `JointMaps`."""
 
     def observe(self, image: np.ndarray, frame_index: int, outputs: list[TrackedPose]) -> None:
         """Called once per frame with what was emitted, so history crops can be cached."""
+
+
+def _bare(pose: Pose) -> Pose:
+    """The pose without its maps (emitted poses and track histories never keep them)."""
+    return pose if pose.maps is None else pose._replace(maps=None)
 
 
 def _present(poses: list[Pose], threshold: float) -> np.ndarray:
@@ -155,10 +175,16 @@ def match(similarity: np.ndarray, gate: float) -> list[tuple[int, int]]:
 
 def merge_poses(predicted: Pose, estimated: Pose, rule: str, agree: float,
                 threshold: float) -> Pose:
-    """Merges a matched prediction and estimate joint by joint (METHOD.md section 1 step 5)."""
+    """Merges a matched prediction and estimate joint by joint (METHOD.md section 1 step 5).
+    Only "heatmap_average" reads maps (both poses need them); its result carries none."""
     if rule == "hrnet_only":
         return estimated
     p, e = predicted, estimated
+    if rule == "heatmap_average":
+        if p.maps is None or e.maps is None:
+            raise ValueError("merge_poses: heatmap_average needs both poses' maps")
+        return Pose(*heatmap_average(p.maps, p.scores, e.maps, e.scores, p.keypoints,
+                                     e.keypoints, threshold))
     take_pred = p.scores > e.scores
     keypoints = np.where(take_pred[:, None], p.keypoints, e.keypoints)
     if rule == "weighted":
@@ -248,16 +274,21 @@ class OnlineTracker:
         t1 = time.perf_counter()
         # One HRNet call for the detections and the predictor's crops, when they share it.
         shared = crops is not None and predictor.estimator is self.estimator
-        est = (self.estimator.estimate(image, boxes, extra=crops) if shared
-               else self.estimator.estimate(image, boxes))
+        # Maps only for the rule that reads them, and only when there is a prediction to merge.
+        maps = {"maps": True} if cfg.merge == "heatmap_average" and predictor is not None else {}
+        est = (self.estimator.estimate(image, boxes, extra=crops, **maps) if shared
+               else self.estimator.estimate(image, boxes, **maps))
         features = est[2] if shared else None
         if crops is not None and not shared:
             features = predictor.estimator.run(crops)[1]
         estimates = [Pose(k.astype(np.float64), s.astype(np.float64))
                      for k, s in zip(est[0], est[1], strict=True)]
+        if maps:
+            estimates = [pose._replace(maps=JointMaps(h, m)) for pose, h, m
+                         in zip(estimates, est.heatmaps, est.heatmap_to_image, strict=True)]
         t2 = time.perf_counter()
         if predictor is not None:
-            predictions = predictor.predict(image, frame_index, active, features)
+            predictions = predictor.predict(image, frame_index, active, features, **maps)
         else:
             predictions = [None] * len(active)
         t3 = time.perf_counter()
@@ -276,6 +307,7 @@ class OnlineTracker:
             if prediction is not None:
                 pose = merge_poses(prediction, pose, cfg.merge, cfg.merge_agree,
                                    cfg.joint_threshold)
+            pose = _bare(pose)
             track.history.append((frame_index, pose))
             track.misses = 0
             outputs.append(TrackedPose(track.track_id, pose, recovered=False))
@@ -292,11 +324,13 @@ class OnlineTracker:
                                   prediction.scores * track.last_pose.score)
             if (prediction is not None and track.misses <= cfg.max_misses
                     and prediction.score >= cfg.keep_score):
+                prediction = _bare(prediction)
                 track.history.append((frame_index, prediction))
                 outputs.append(TrackedPose(track.track_id, prediction, recovered=True))
 
         for ei, pose in enumerate(estimates):
             if ei not in matched_estimates and pose.score >= cfg.new_track_score:
+                pose = _bare(pose)
                 track = self._new_track(frame_index, pose)
                 outputs.append(TrackedPose(track.track_id, pose, recovered=False))
 

@@ -1,51 +1,16 @@
 """The GNN predictor inside the tracking loop: shapes, caching, and few compilations."""
 
-import jax
 import numpy as np
 
-from gnnpose_jax.data import synthetic
-from gnnpose_jax.data.types import Sequence
-from gnnpose_jax.graphs import (
-    CandidateGrid,
-    GraphSpec,
-    batch_graphs,
-    build_graph,
-    graph_budget,
-)
-from gnnpose_jax.models import hrnet
-from gnnpose_jax.models.gnn import GnnConfig, GnnPose
 from gnnpose_jax.models.topdown import TopDownEstimator, padded_size
-from gnnpose_jax.tracking.gnn_predictor import GnnPredictor
 from gnnpose_jax.tracking.run import gt_boxes, track_sequence
 from gnnpose_jax.tracking.tracker import OnlineTracker, TrackerConfig
-
-INPUT_HW = (64, 64)
-TINY = hrnet.HRNetConfig(width=8, stem_channels=16, layer1_blocks=1, layer1_planes=16,
-                         stage_modules=(1, 1, 1), stage_blocks=(1, 1, 1))
-
-
-def _video_and_networks():
-    """An 8-frame synthetic video, a tiny random HRNet and a tiny random GNN predictor."""
-    video = list(synthetic.iter_video(np.random.default_rng(3), num_frames=8, image_hw=(144, 192)))
-    sequence = Sequence(name="000001_mpii_train", frames=[v.frame for v in video])
-    images = [v.image for v in video]
-    module, variables = hrnet.init_hrnet(TINY, jax.random.key(0), INPUT_HW)
-    estimator = TopDownEstimator(module, variables, INPUT_HW, batch_size=4)
-    spec = GraphSpec(CandidateGrid((INPUT_HW[0] // 4, INPUT_HW[1] // 4), stride=2), history=2)
-    gnn = GnnPose(GnnConfig(spec, hidden=16, layers=1, heads=2))
-    predictor = GnnPredictor(estimator, gnn, None, spec, max_tracks=4)
-    graph_like = batch_graphs([build_graph(spec, np.zeros((2, 17, 3)),
-                                           np.tile(np.eye(2, 3), (2, 1, 1)), np.eye(2, 3),
-                                           np.array([0, 0, 10, 10]))],
-                              graph_budget(spec, 4))
-    feats = np.zeros((4, 3, INPUT_HW[0] // 4, INPUT_HW[1] // 4, 3 * TINY.width), np.float32)
-    predictor.variables = gnn.init(jax.random.key(1), graph_like, feats)
-    return sequence, images, (module, variables), estimator, predictor, spec
+from tests.helpers.tiny_tracking import INPUT_HW, video_and_networks
 
 
 def test_gnn_predictor_tracks_a_synthetic_video_and_compiles_per_bucket():
     assert [padded_size(n, 8) for n in (1, 2, 3, 5, 8, 9)] == [1, 2, 4, 8, 8, 8]
-    sequence, images, _, estimator, predictor, spec = _video_and_networks()
+    sequence, images, _, estimator, predictor, spec = video_and_networks()
 
     # A low keep score so that random-weight predictions are emitted and exercise every path.
     config = TrackerConfig(history=2, keep_score=0.0, new_track_score=0.0)
@@ -78,7 +43,7 @@ def test_one_hrnet_call_per_frame_tracks_as_separate_calls_do():
     """The predictor's crops ride in the detections' HRNet call when both use one network;
     tracking the same video with the predictor on its own copy of that network (separate
     calls, as `track --hrnet X --gnn RUN` runs) gives the same people."""
-    sequence, images, (module, variables), estimator, predictor, _ = _video_and_networks()
+    sequence, images, (module, variables), estimator, predictor, _ = video_and_networks()
     config = TrackerConfig(history=2, keep_score=0.0, new_track_score=0.0)
 
     def boxes(frame, image):
