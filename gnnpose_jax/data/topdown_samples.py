@@ -105,8 +105,8 @@ class TopDownSample(NamedTuple):
       image: (H, W, 3) float32 ImageNet-normalised RGB crop.
       heatmaps: (h, w, K) float32 Gaussian targets.
       weights: (K,) float32 joint weights (0: unannotated or off the heatmap).
-      keypoints: (K, 3) float32 [x, y, annotated] in crop pixels, slots already swapped when
-        mirrored.
+      keypoints: (K, 4) float32 [x, y, annotated, visible] in crop pixels, slots already swapped
+        when mirrored (visible: annotated with a visibility flag > 0).
       matrix: (2, 3) float32 image -> crop matrix (the mirror included).
     """
 
@@ -262,12 +262,15 @@ def make_topdown_sample(image: np.ndarray, keypoints: np.ndarray, box: np.ndarra
     matrix = crop_matrix(aug, image.shape[1], config.input_hw)
     crop = transforms.normalize_image(transforms.warp_crop(image, matrix, config.input_hw))
     present = annotated(keypoints)
+    visible = present & (keypoints[:, 2] > 0)
     points = transforms.apply_affine(keypoints[:, :2], matrix)
     if aug.flip:
         points, present = points[FLIP_PERMUTATION], present[FLIP_PERMUTATION]
+        visible = visible[FLIP_PERMUTATION]
     stride = (config.input_hw[1] / config.heatmap_hw[1], config.input_hw[0] / config.heatmap_hw[0])
     heatmaps, weights = gaussian_targets(points, present, config.heatmap_hw, stride,
                                          config.heatmap_sigma)
-    crop_keypoints = np.concatenate([points * present[:, None], present[:, None]], axis=1)
+    crop_keypoints = np.concatenate([points * present[:, None], present[:, None],
+                                     visible[:, None]], axis=1)
     return TopDownSample(crop, heatmaps, weights, crop_keypoints.astype(np.float32),
                          matrix.astype(np.float32))

@@ -248,8 +248,8 @@ def _assert_close(got, want, atol, where="$"):
 
 
 def test_world_matches_the_golden_record(tmp_path):
-    # Recorded with the pre-package synthetic.py (seed 11: 3 videos, one with a crowd behind
-    # an ignore region). Tolerances, not hashes: numpy's sin/cos/exp may differ by an ulp
+    # Seed 11: 3 videos, one with a crowd behind an ignore region; images re-recorded when
+    # limbs became shaded by depth instead of by side. Tolerances, not hashes: numpy's sin/cos/exp may differ by an ulp
     # between CPUs, and an ulp can move a pixel by one grey level. A change of the random draws
     # or of the drawing moves these numbers by far more. After an intended change of the world,
     # re-record: dict(world=..., **_world_digest(root, split)) of the same generate_world call.
@@ -314,13 +314,15 @@ def test_cli_is_byte_deterministic(tmp_path):
 
 
 def test_splits_share_a_root_but_differ(tmp_path):
-    _world(tmp_path, split="train", videos=1)
-    _world(tmp_path, split="val", videos=1)
-    assert (tmp_path / "annotations/train/000001_mpii_train.json").is_file()
-    assert (tmp_path / "annotations/val/100001_mpii_val.json").is_file()
-    train = cv2.imread(str(tmp_path / "images/train/000001_mpii_train/000000.jpg"))
-    val = cv2.imread(str(tmp_path / "images/val/100001_mpii_val/000000.jpg"))
-    assert not np.array_equal(train, val)
+    frames = {}
+    for split, number in (("train", "000001"), ("val", "100001"), ("tune", "200001")):
+        _world(tmp_path, split=split, videos=1)
+        assert (tmp_path / f"annotations/{split}/{number}_mpii_{split}.json").is_file()
+        frames[split] = cv2.imread(
+            str(tmp_path / f"images/{split}/{number}_mpii_{split}/000000.jpg"))
+    assert not np.array_equal(frames["train"], frames["val"])
+    assert not np.array_equal(frames["tune"], frames["val"])
+    assert not np.array_equal(frames["tune"], frames["train"])
 
 
 def test_existing_split_is_refused_unless_overwrite(tmp_path):

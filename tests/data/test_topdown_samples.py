@@ -109,7 +109,7 @@ def test_augmented_joints_land_on_their_pixels():
     for seed in range(20):
         sample = make_topdown_sample(image, pose, np.array([110.0, 50.0, 100.0, 140.0]),
                                      np.random.default_rng(seed), TopDownConfig(input_hw=INPUT_HW))
-        for x, y, v in sample.keypoints:
+        for x, y, v, _ in sample.keypoints:
             if v and 0 <= x < INPUT_HW[1] - 0.5 and 0 <= y < INPUT_HW[0] - 0.5:
                 assert sample.image[round(y), round(x)].mean() == pytest.approx(white, abs=0.3)
 
@@ -132,6 +132,21 @@ def test_flip_mirrors_crop_and_targets_exactly():
     # The official flip test (mirror back, swap, shift one column) recovers the targets.
     back = transforms.flip_back_heatmaps(flipped.heatmaps[None])[0]
     np.testing.assert_allclose(back[:, 1:], plain.heatmaps[:, 1:], atol=1e-6)
+
+
+def test_visibility_column_follows_the_joints_through_a_flip():
+    pose = random_person(np.random.default_rng(4))
+    pose[[5, 9, 14], 2] = 0.0  # annotated but hidden: left shoulder, left wrist, right knee
+    box = np.array([110.0, 50.0, 100.0, 140.0])
+    image = np.zeros((240, 320, 3), np.uint8)
+    visible = (pose[:, 2] > 0).astype(np.float32)
+    annotated = np.any(pose != 0, axis=1).astype(np.float32)
+    for flip, order in ((0.0, np.arange(NUM_JOINTS)), (1.0, FLIP_PERMUTATION)):
+        sample = make_topdown_sample(image, pose, box, np.random.default_rng(0),
+                                     TopDownConfig(input_hw=INPUT_HW,
+                                                   **{**NO_AUG, "flip_prob": flip}))
+        np.testing.assert_array_equal(sample.keypoints[:, 2], annotated[order])
+        np.testing.assert_array_equal(sample.keypoints[:, 3], visible[order])
 
 
 @pytest.mark.parametrize("upper_prob,part", [(1.0, "upper"), (0.0, "lower")])

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 
-from gnnpose_jax.data.folders import SPLITS
+from gnnpose_jax.data import folders
 from gnnpose_jax.errors import DataError
 
+#: A world's splits: the datasets' train and val, and `tune`, on which the tracker's settings
+#: are chosen so that val and held-out worlds are never tuned on (docs/results.md).
+SPLITS = (*folders.SPLITS, "tune")
 #: Sequence numbers per split start here, so image ids stay unique across splits.
-SPLIT_NUMBER_OFFSET = {"train": 0, "val": 100000}
+SPLIT_NUMBER_OFFSET = {"train": 0, "val": 100000, "tune": 200000}
 #: poseval's image id: sequence type (mpii = 1) * 1e10 + sequence number * 1e4 + frame.
 IMAGE_ID_BASE = 10_000_000_000
 SEQUENCE_TYPE = "mpii"
