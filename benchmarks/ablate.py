@@ -1,7 +1,8 @@
 """Ablations of METHOD.md's switches on the synthetic val split, written as a Markdown table.
 
-Starts from a finished demo (`python -m gnnpose_jax.demo --workdir runs/demo`): its tiny HRNet
-(`runs/demo/hrnet`), its world and its GNN (`runs/demo/gnn`, the full model). Each GNN variant
+Starts from a finished demo (`python -m gnnpose_jax.demo --workdir runs/demo`): its detector
+(`runs/demo/yolox`), tiny HRNet (`runs/demo/hrnet`), world and GNN (`runs/demo/gnn`, the full
+model). Each GNN variant
 is trained with the demo's GNN config plus the variant's overrides into
 `runs/demo/ablate/<variant>` (skipped when that folder already holds an export, so an
 interrupted run resumes), then every row tracks the val split with the same detections and
@@ -13,11 +14,11 @@ HRNet and is scored. Rows:
 - no visual cue (no HRNet features in the nodes);
 - the paper's plain attention message (no relative offsets);
 - history poses from the frozen HRNet's estimates instead of jittered GT;
-- the merge rules `weighted`, `max` and `hrnet_only` with the full GNN.
+- the merge rules `weighted`, `max`, `hrnet_only` and `heatmap_average` with the full GNN.
 
-The demo config's tracker settings were chosen on the demo's val split, so a second table
-scores the baseline and the full GNN on a held-out world: `--heldout-videos` val videos
-generated with another seed (`runs/demo/heldout`).
+The tracker settings come from the demo's config, chosen on the tune split
+(`tune_tracker.py`); a second table scores the baseline and the full GNN on the demo's
+held-out world (val videos of another seed, `runs/demo/heldout_world`).
 
     .venv/bin/python benchmarks/ablate.py --demo runs/demo --out docs/results.md
 
@@ -29,13 +30,14 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import functools
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+import demo_runs
+
+ROOT = demo_runs.ROOT
 GNN_CONFIG = "configs/synthetic_gnn.py"
 
 #: name -> (description, config overrides of the GNN training, tracker overrides)
@@ -49,7 +51,7 @@ VARIANTS = {
     "history_hrnet": ("history from HRNet's estimates (its val PCKh too)",
                       {"gnn.history_source": "hrnet"}, {}),
 }
-MERGES = ("weighted", "max", "hrnet_only")
+MERGES = ("weighted", "max", "hrnet_only", "heatmap_average")
 
 
 def train_variant(demo: Path, name: str, overrides: dict) -> Path:
@@ -61,7 +63,7 @@ def train_variant(demo: Path, name: str, overrides: dict) -> Path:
     flags = [f"--config.{k}={v}" for k, v in overrides.items()]
     command = [sys.executable, "train.py", "--config", GNN_CONFIG, "--workdir", str(workdir),
                f"--config.hrnet.checkpoint={demo / 'hrnet' / 'hrnet'}",
-               f"--config.data.root={demo / 'hrnet' / 'synthetic_world'}",
+               f"--config.data.root={demo_runs.world(demo)}",
                "--config.progress_bar=False", *flags]
     print(f"{name}: training ({' '.join(flags)})", flush=True)
     t0 = time.perf_counter()
@@ -70,121 +72,38 @@ def train_variant(demo: Path, name: str, overrides: dict) -> Path:
     return workdir
 
 
-@functools.cache
-def _models(workdir: Path, use_gnn: bool):
-    """A workdir's networks, loaded (and compiled) once for every row that uses them."""
-    from gnnpose_jax.tracking.split import load_models
-
-    return load_models(workdir, use_gnn=use_gnn)
+def score(workdir: Path, demo: Path, data: Path, use_gnn: bool, overrides: dict,
+          boxes: str) -> dict:
+    """Tracks a world's val split with a workdir's networks and settings; the totals."""
+    return demo_runs.score(workdir, data, use_gnn, overrides, demo=demo, boxes=boxes)
 
 
-@functools.cache
-def _split(data: Path):
-    """The val sequences of a world and their detection boxes, read once."""
-    from gnnpose_jax.tracking.split import box_source, read_split
-
-    sequences = read_split(data, "val")
-    return sequences, box_source(data, "val", sequences, "detections", None)
-
-
-def score(workdir: Path, data: Path, use_gnn: bool, tracker_overrides: dict) -> dict:
-    """Tracks the val split with a workdir's networks and settings; returns the totals."""
-    import json
-
-    from gnnpose_jax.evaluation import evaluate
-    from gnnpose_jax.models.run_folder import CONFIG_JSON
-    from gnnpose_jax.tracking.config import tracker_config
-    from gnnpose_jax.tracking.split import track_split
-
-    stored = json.loads((workdir / CONFIG_JSON).read_text())
-    models = _models(workdir, use_gnn)
-    config = tracker_config(stored.get("tracker"), models.gnn_spec, **tracker_overrides)
-    sequences, boxes = _split(data)
-    predictions, _ = track_split(models, config, data, sequences, boxes,
-                                 use_gnn, desc=workdir.name)
-    result = evaluate(sequences, predictions)
-    return {"ap": result["ap"]["total"], "mota": result["mota"]["total"],
-            "precision": result["mota"]["precision"], "recall": result["mota"]["recall"],
-            "pckh": val_pckh(workdir) if use_gnn else None}
-
-
-def heldout_rows(full: Path, history_hrnet: Path | None, root: Path, base: dict
+def heldout_rows(full: Path, history_hrnet: Path | None, demo: Path, base: dict, boxes: str
                  ) -> list[tuple[str, dict]]:
     """The held-out rows: baseline, full GNN, and the HRNet-estimated history variant."""
-    rows = [("baseline (no GNN)", base), ("full GNN (n = 3)", score(full, root, True, {}))]
+    root = demo_runs.heldout_world(demo)
+    rows = [("baseline (no GNN)", base),
+            ("full GNN (n = 3)", score(full, demo, root, True, {}, boxes))]
     if history_hrnet is not None:
         for merge in ("hrnet_only", "weighted"):
             rows.append((f"history from HRNet's estimates, merge `{merge}`",
-                         score(history_hrnet, root, True, {"merge": merge})))
+                         score(history_hrnet, demo, root, True, {"merge": merge}, boxes)))
     return rows
-
-
-BEGIN, END = "<!-- ablate.py: begin -->", "<!-- ablate.py: end -->"
-
-
-def write_section(path: Path, generated: str) -> None:
-    """Writes `generated` between the markers of `path`, keeping the text around them."""
-    text = path.read_text() if path.is_file() else ""
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
-    else:
-        head, tail = "# Results on the synthetic world\n\n", ""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"{head}{BEGIN}\n{generated}{END}{tail}")
-
-
-def heldout_world(demo: Path, seed: int, videos: int) -> Path:
-    """A val split generated like the demo's world but with another seed (once)."""
-    from configs import synthetic_gnn
-    from gnnpose_jax.data import synthetic
-
-    data = synthetic_gnn.get_config().data
-    root = demo / "heldout"
-    if not (root / "annotations" / "val").is_dir():
-        synthetic.generate_world(root, seed, videos, "val", num_frames=data.synthetic_frames,
-                                 image_hw=tuple(data.synthetic_image_hw),
-                                 label_every=data.synthetic_val_label_every)
-    return root
-
-
-def val_pckh(workdir: Path) -> float | None:
-    """The GNN's last validation PCKh@0.5 in a workdir's metrics.jsonl (None if absent)."""
-    import json
-
-    path = workdir / "metrics.jsonl"
-    rows = [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
-    values = [r["val/pckh"] for r in rows if "val/pckh" in r]
-    return values[-1] if values else None
-
-
-def table(rows: list[tuple[str, dict]], baseline: dict) -> str:
-    """Markdown rows with the differences to the baseline."""
-    lines = ["| tracker | total AP | total MOTA | precision | recall | GNN val PCKh |",
-             "|---|---|---|---|---|---|"]
-    for name, r in rows:
-        pckh = "–" if r.get("pckh") is None else f"{r['pckh']:.3f}"
-        lines.append(f"| {name} | {r['ap']:.1f} ({r['ap'] - baseline['ap']:+.1f}) | "
-                     f"{r['mota']:.1f} ({r['mota'] - baseline['mota']:+.1f}) | "
-                     f"{r['precision']:.1f} | {r['recall']:.1f} | {pckh} |")
-    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--demo", type=Path, default=Path("runs/demo"),
-                        help="a finished demo workdir (hrnet/, gnn/)")
+                        help="a finished demo workdir (synthetic_world/, yolox/, hrnet/, gnn/)")
     parser.add_argument("--out", type=Path, default=Path("docs/results.md"),
-                        help="write the Markdown table here")
+                        help="write the Markdown tables here")
     parser.add_argument("--only", default="", help="comma-separated variants (default: all)")
-    parser.add_argument("--heldout-videos", type=int, default=20,
-                        help="val videos of the held-out world (0: skip it)")
-    parser.add_argument("--heldout-seed", type=int, default=7)
+    parser.add_argument("--boxes", choices=demo_runs.BOXES, default="detector",
+                        help="the learned detector's boxes (default) or simulated detections")
     args = parser.parse_args()
-    sys.path.insert(0, str(ROOT))
     demo = args.demo.absolute()
-    data = demo / "hrnet" / "synthetic_world"
+    data = demo_runs.world(demo)
     full = demo / "gnn"
     if not (full / "gnn").is_dir():
         sys.exit(f"{full}: no GNN export; run `python -m gnnpose_jax.demo --workdir {args.demo}`")
@@ -194,25 +113,23 @@ def main() -> None:
         sys.exit(f"--only: unknown variant {unknown[0]!r} (known: {', '.join(VARIANTS)})")
     t0 = time.perf_counter()
     trained = {name: train_variant(demo, name, VARIANTS[name][1]) for name in chosen}
-    baseline = score(full, data, False, {})
-    rows = [("baseline (no GNN)", baseline), ("full GNN (n = 3)", score(full, data, True, {}))]
+    baseline = score(full, demo, data, False, {}, args.boxes)
+    rows = [("baseline (no GNN)", baseline),
+            ("full GNN (n = 3)", score(full, demo, data, True, {}, args.boxes))]
     for name in chosen:
         description, _, tracker_overrides = VARIANTS[name]
-        rows.append((description, score(trained[name], data, True, tracker_overrides)))
+        rows.append((description, score(trained[name], demo, data, True, tracker_overrides,
+                                        args.boxes)))
     for merge in MERGES:
-        rows.append((f"full GNN, merge `{merge}`", score(full, data, True, {"merge": merge})))
-    if "history_hrnet" in trained:
-        rows.append((f"history from HRNet's estimates, merge `{MERGES[0]}`",
-                     score(trained["history_hrnet"], data, True, {"merge": MERGES[0]})))
-    text = table(rows, baseline)
-    heldout = ""
-    if args.heldout_videos > 0:
-        root = heldout_world(demo, args.heldout_seed, args.heldout_videos)
-        base = score(full, root, False, {})
-        heldout = (f"\n\n## Held-out world\n\n{args.heldout_videos} val videos generated with "
-                   f"seed {args.heldout_seed} (the demo's world uses seed 0), same sizes; the "
-                   "demo's models and tracker settings, nothing tuned on it.\n\n"
-                   + table(heldout_rows(full, trained.get("history_hrnet"), root, base), base))
+        rows.append((f"full GNN, merge `{merge}`",
+                     score(full, demo, data, True, {"merge": merge}, args.boxes)))
+    text = demo_runs.table(rows, baseline)
+    base = score(full, demo, demo_runs.heldout_world(demo), False, {}, args.boxes)
+    heldout = ("\n\n## Held-out world\n\nThe demo's held-out world (val videos of another "
+               "seed, same sizes); the demo's models and tracker settings, nothing tuned on "
+               "it.\n\n" + demo_runs.table(
+                   heldout_rows(full, trained.get("history_hrnet"), demo, base, args.boxes),
+                   base))
     minutes = (time.perf_counter() - t0) / 60
     print(text + heldout)
     generated = (
@@ -220,13 +137,13 @@ def main() -> None:
         f"Written by `python benchmarks/ablate.py --demo {args.demo}` on "
         f"{datetime.date.today()} (this run: {minutes:.0f} min, variants already trained were "
         "reused). "
-        "Every row uses the demo's tiny HRNet, the val split's detections and the demo "
-        "config's tracker settings (`configs/synthetic_gnn.py`), except what the row changes; "
-        "differences are to the baseline. Variants retrain the GNN with the demo's recipe. "
-        "GNN val PCKh is the GNN's own validation (the pose at t from the GT history of the "
-        "demo's val windows, before any tracking).\n\n"
+        f"Every row uses the demo's detector, tiny HRNet ({args.boxes} boxes) and the tracker "
+        "settings chosen on the tune split (`configs/synthetic_gnn.py`), except what the row "
+        "changes; differences are to the baseline. Variants retrain the GNN with the demo's "
+        "recipe. GNN val PCKh is the GNN's own validation (the pose at t from the GT history "
+        "of the demo's val windows, before any tracking).\n\n"
         f"{text}{heldout}\n")
-    write_section(args.out, generated)
+    demo_runs.write_section(args.out, generated, "ablate.py")
     print(f"wrote {args.out}")
 
 

@@ -1,21 +1,30 @@
-"""The whole pipeline on the synthetic world, with the project's own commands:
+"""The whole pipeline on the synthetic world, every stage learned, with the project's commands:
 
-    python -m gnnpose_jax.demo [--workdir runs/demo]
+    python -m gnnpose_jax.demo [--workdir runs/demo] [--boxes detector|simulated]
 
-1. `train.py --config configs/synthetic_hrnet.py` generates the synthetic world (train and val)
-   and trains the tiny HRNet on it;
-2. `train.py --config configs/synthetic_gnn.py` trains the tiny GNN on that HRNet's features;
-3. `evaluate.py --compare-baseline` tracks the val split with and without the GNN, prints both
-   PoseTrack tables and their difference, and renders tracked val videos (GNN-recovered people
-   dashed) to WORKDIR/render/.
+1. worlds: the synthetic world of `configs/synthetic_hrnet.py` (train, val and tune splits) in
+   WORKDIR/synthetic_world, and a held-out world (val videos of another seed) in
+   WORKDIR/heldout_world;
+2. `train.py --config configs/synthetic_yolox.py`: a small YOLOX person detector from scratch;
+3. `train.py --config configs/synthetic_hrnet.py`: the tiny HRNet;
+4. `train.py --config configs/synthetic_gnn.py`: the tiny GNN on that HRNet's features;
+5. `evaluate.py --compare-baseline` tracks the val split with and without the GNN, on the
+   learned detector's boxes, prints both PoseTrack tables and their difference, and renders
+   tracked val videos (GNN-recovered people dashed) to WORKDIR/render/;
+6. the same on the held-out world, with the same models and tracker settings.
 
-Each step resumes or is skipped when its output already exists, so an interrupted demo picks up
-where it stopped. Run it from the project root.
+The tracker settings in `configs/synthetic_gnn.py` were chosen on the tune split
+(`benchmarks/tune_tracker.py`); val and the held-out world are never tuned on. The demo ends
+with each stage's quality and minutes. `--boxes simulated` tracks the world's simulated
+detections instead of the learned detector's (an ablation). Each step resumes or is skipped
+when its output already exists, so an interrupted demo picks up where it stopped. Run it from
+the project root.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import time
@@ -24,47 +33,134 @@ from pathlib import Path
 from gnnpose_jax.cli import run_cli
 from gnnpose_jax.data.folders import DEFAULT_WORLD_DIR
 from gnnpose_jax.errors import GnnPoseError
-from gnnpose_jax.models.run_folder import HRNET_EXPORT
+from gnnpose_jax.models.run_folder import HRNET_EXPORT, YOLOX_EXPORT
 
 ROOT = Path(__file__).resolve().parents[1]
+HRNET_CONFIG, GNN_CONFIG = "configs/synthetic_hrnet.py", "configs/synthetic_gnn.py"
+YOLOX_CONFIG = "configs/synthetic_yolox.py"
+HELDOUT_DIR = "heldout_world"
 
 
-def _step(title: str, args: list[str]) -> None:
-    print(f"\n=== {title}\n$ python {' '.join(args)}", flush=True)
-    t0 = time.perf_counter()
-    result = subprocess.run([sys.executable, *args], cwd=ROOT)
-    if result.returncode != 0:
-        raise GnnPoseError(f"demo step failed ({title}); its error is printed above")
-    print(f"=== {title}: {time.perf_counter() - t0:.0f} s", flush=True)
+class Stages:
+    """Runs the demo's stages and remembers each one's minutes."""
+
+    def __init__(self):
+        self.minutes: dict[str, float] = {}
+
+    def run(self, title: str, args: list[str] | None = None, call=None) -> None:
+        """Runs `python ARGS` from the project root (or `call()` in this process), timed."""
+        print(f"\n=== {title}" + (f"\n$ python {' '.join(args)}" if args else ""), flush=True)
+        t0 = time.perf_counter()
+        if args:
+            result = subprocess.run([sys.executable, *args], cwd=ROOT)
+            if result.returncode != 0:
+                raise GnnPoseError(f"demo step failed ({title}); its error is printed above")
+        else:
+            call()
+        self.minutes[title] = (time.perf_counter() - t0) / 60
+        print(f"=== {title}: {self.minutes[title]:.1f} min", flush=True)
 
 
-def run_demo(workdir: Path) -> None:
-    """Runs the three steps into `workdir`."""
+def make_worlds(world: Path, heldout: Path, heldout_seed: int, heldout_videos: int) -> None:
+    """The demo's world (train, val, tune) and the held-out world (val), each written once."""
+    from gnnpose_jax.data import synthetic
+    from gnnpose_jax.training.config import load_config_file
+    from gnnpose_jax.training.inputs import ensure_synthetic_world
+
+    data = load_config_file(str(ROOT / HRNET_CONFIG)).data
+    ensure_synthetic_world(world, data)
+    if not (heldout / "annotations" / "val").is_dir():
+        synthetic.generate_world(heldout, heldout_seed, heldout_videos, "val",
+                                 num_frames=data.synthetic_frames,
+                                 image_hw=tuple(data.synthetic_image_hw),
+                                 label_every=data.synthetic_val_label_every)
+    print(f"worlds: {world} (seed {data.synthetic_seed}), {heldout} (seed {heldout_seed})")
+
+
+def last_validation(workdir: Path) -> dict[str, float]:
+    """The last `val/*` values of a run's metrics.jsonl."""
+    out = {}
+    path = workdir / "metrics.jsonl"
+    for line in path.read_text().splitlines() if path.is_file() else []:
+        row = json.loads(line)
+        out.update({k[4:]: v for k, v in row.items() if k.startswith("val/")})
+    return out
+
+
+def summary(workdir: Path, minutes: dict[str, float], boxes: str) -> str:
+    """The learned stages' validation, both worlds' tracking totals and the stages' minutes."""
+    det, pose, gnn = (last_validation(workdir / name) for name in ("yolox", "hrnet", "gnn"))
+    source = "the learned detector's" if boxes == "detector" else "simulated"
+    lines = ["", "=== what each learned stage reached (val split)",
+             f"detector (YOLOX): person box AP@0.5 {100 * det.get('box_ap50', float('nan')):.1f}"
+             f", AP@[.5:.95] {100 * det.get('box_ap', float('nan')):.1f}",
+             f"HRNet: PCKh@0.5 {pose.get('pckh', float('nan')):.3f} (visible joints "
+             f"{pose.get('pckh_visible', float('nan')):.3f}, hidden "
+             f"{pose.get('pckh_hidden', float('nan')):.3f})",
+             f"GNN: PCKh@0.5 {gnn.get('pckh', float('nan')):.3f} (pose at t from the history)",
+             "", f"=== tracking totals ({source} boxes)",
+             "| world | tracker | total AP | total MOTA |", "|---|---|---|---|"]
+    for world, name in (("val", "results.json"), ("held-out", "results_heldout.json")):
+        path = workdir / name
+        if not path.is_file():
+            continue
+        result = json.loads(path.read_text())
+        for tracker in ("baseline", "gnn"):
+            r = result[tracker]
+            lines.append(f"| {world} | {tracker} | {r['ap']['total']:.1f} | "
+                         f"{r['mota']['total']:.1f} |")
+    lines += ["", "=== minutes per stage"]
+    lines += [f"{title}: {m:.1f}" for title, m in minutes.items()]
+    lines.append(f"total: {sum(minutes.values()):.1f}")
+    return "\n".join(lines)
+
+
+def run_demo(workdir: Path, boxes: str = "detector", heldout_seed: int = 7,
+             heldout_videos: int = 8) -> None:
+    """Runs the six stages into `workdir`."""
     if not (ROOT / "train.py").is_file():
         raise GnnPoseError(f"{ROOT}: run the demo from a checkout of the project")
     workdir = workdir.absolute()
-    hrnet_dir, gnn_dir = workdir / "hrnet", workdir / "gnn"
-    world = hrnet_dir / DEFAULT_WORLD_DIR
-    t0 = time.perf_counter()
-    _step("1/3 synthetic world + tiny HRNet",
-          ["train.py", "--config", "configs/synthetic_hrnet.py", "--workdir", str(hrnet_dir)])
-    _step("2/3 tiny GNN on the frozen HRNet",
-          ["train.py", "--config", "configs/synthetic_gnn.py", "--workdir", str(gnn_dir),
-           f"--config.hrnet.checkpoint={hrnet_dir / HRNET_EXPORT}", f"--config.data.root={world}"])
-    _step("3/3 tracking the val split with and without the GNN",
-          ["evaluate.py", "--config", "configs/synthetic_gnn.py", "--workdir", str(gnn_dir),
-           "--data", str(world), "--compare-baseline", "--output",
-           str(workdir / "results.json"), "--predictions-out", str(workdir / "predictions"),
-           "--render", str(workdir / "render"), "--render-limit", "2"])
-    print(f"\ndemo done in {(time.perf_counter() - t0) / 60:.1f} min: metrics "
-          f"{workdir / 'results.json'}, tracked videos and frames {workdir / 'render'}/")
+    world, heldout = workdir / DEFAULT_WORLD_DIR, workdir / HELDOUT_DIR
+    hrnet_dir, gnn_dir, yolox_dir = workdir / "hrnet", workdir / "gnn", workdir / "yolox"
+    stages = Stages()
+    stages.run("1/6 synthetic worlds",
+               call=lambda: make_worlds(world, heldout, heldout_seed, heldout_videos))
+    stages.run("2/6 YOLOX person detector", ["train.py", "--config", YOLOX_CONFIG, "--workdir",
+                                            str(yolox_dir), f"--config.data.root={world}"])
+    stages.run("3/6 tiny HRNet", ["train.py", "--config", HRNET_CONFIG, "--workdir",
+                                  str(hrnet_dir), f"--config.data.root={world}"])
+    stages.run("4/6 tiny GNN on the frozen HRNet",
+               ["train.py", "--config", GNN_CONFIG, "--workdir", str(gnn_dir),
+                f"--config.hrnet.checkpoint={hrnet_dir / HRNET_EXPORT}",
+                f"--config.data.root={world}"])
+    box_flags = (["--boxes", "detector", "--detector", str(yolox_dir / YOLOX_EXPORT)]
+                 if boxes == "detector" else ["--boxes", "detections"])
+    track = ["evaluate.py", "--config", GNN_CONFIG, "--workdir", str(gnn_dir),
+             "--compare-baseline", *box_flags]
+    stages.run("5/6 tracking the val split with and without the GNN",
+               [*track, "--data", str(world), "--output", str(workdir / "results.json"),
+                "--predictions-out", str(workdir / "predictions"),
+                "--render", str(workdir / "render"), "--render-limit", "2"])
+    stages.run("6/6 tracking the held-out world (same models and settings)",
+               [*track, "--data", str(heldout), "--output",
+                str(workdir / "results_heldout.json")])
+    print(summary(workdir, stages.minutes, boxes))
+    print(f"\nmetrics {workdir / 'results.json'}, {workdir / 'results_heldout.json'}; "
+          f"tracked videos and frames {workdir / 'render'}/")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m gnnpose_jax.demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workdir", type=Path, default=Path("runs/demo"))
-    run_demo(parser.parse_args().workdir)
+    parser.add_argument("--boxes", choices=("detector", "simulated"), default="detector",
+                        help="person boxes to track: the learned YOLOX's (default) or the "
+                             "world's simulated detections (an ablation)")
+    parser.add_argument("--heldout-seed", type=int, default=7)
+    parser.add_argument("--heldout-videos", type=int, default=8)
+    args = parser.parse_args()
+    run_demo(args.workdir, args.boxes, args.heldout_seed, args.heldout_videos)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,11 @@ on any machine, deterministically from a seed (docs/data.md, "The synthetic worl
   its own proportions, clothing and gait (a walking or running cycle), and changes speed and
   direction; depth sets the scale, so people walking towards the camera grow. People enter,
   leave, and come back into the frame.
-- Limbs are filled capsules, left limbs lighter and right limbs darker than the clothing colour;
-  the head shows hair, a face when it faces the camera, and a nose dot.
+- Limbs are filled capsules shaded by depth, lighter in front of the torso and darker behind
+  it; the head shows hair, a face when it faces the camera, and a nose dot; a backpack marks
+  the back. Left tells from right only through these, which way a person faces and which
+  side is nearer, so the cue survives a mirror and flip augmentation stays sound (a colour
+  per side would flip with the image and teach a network to average the two sides).
 - People cross each other (drawn far to near) and pass behind static occluders (pillars and
   boards, drawn last). A joint inside the frame that something nearer covers keeps its
   annotation with visibility 0, as in PoseTrack; fully hidden people stay annotated. People
@@ -22,9 +25,9 @@ on any machine, deterministically from a seed (docs/data.md, "The synthetic worl
 
 Frames are landscape video frames, `image_hw = (H, W)`, by default 288 x 384 (the CLI's
 `--size 384x288` is width x height, the usual video convention). Sequences are named
-`{number:06d}_mpii_{split}` (train from 000001, val from 100001, so image ids never collide)
-and image ids follow poseval: 1e10 + number * 1e4 + frame. Layout written by `generate_world`,
-as in PoseTrack 2018::
+`{number:06d}_mpii_{split}` (train from 000001, val from 100001, tune from 200001, so image
+ids never collide) and image ids follow poseval: 1e10 + number * 1e4 + frame. Layout written
+by `generate_world`, as in PoseTrack 2018::
 
     DIR/images/{split}/{seq}/{frame:06d}.jpg
     DIR/annotations/{split}/{seq}.json     PoseTrack 2018 ground truth

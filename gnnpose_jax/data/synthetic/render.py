@@ -32,18 +32,21 @@ OCCLUDER_LABEL, EMPTY_LABEL = 254, 255
 # The face disc: shifted towards the nose, dropped and shrunk, in head radii.
 _FACE_SHIFT, _FACE_DROP, _FACE_RADIUS = 0.3, 0.15, 0.8
 _NOSE_RADIUS, _NOSE_SHADE = 0.18, 0.6
-# Left parts are lighter (gain, offset), right parts darker (gain).
-_LIGHTER, _DARKER = (1.25, 20.0), 0.7
+# Limbs are shaded by depth: a part nearer than the torso is lighter (towards gain, offset), a
+# farther one darker (towards gain), fully so at _SHADE_DEPTH world units. Depth survives a
+# mirror, so flip augmentation keeps this cue (a colour per side would flip with the image).
+_LIGHTER, _DARKER, _SHADE_DEPTH = (1.25, 20.0), 0.7, 0.1
+# A backpack on the upper back shows which way a person faces at the torso's scale (the face is
+# a few pixels): its depth in world units, its width as a fraction of the shoulders' and its
+# length as a fraction of the shoulder-to-hip span. Its colour is the shirt's complement.
+_PACK_DEPTH, _PACK_WIDTH, _PACK_LENGTH = 0.1, 0.75, 0.6
 
-# Capsules of a body: (from point, to point, thickness key, colour key, side).
-_L, _R = "left", "right"
+# Capsules of a body: (from point, to point, thickness key, colour key).
 _CAPSULES = (
-    (11, 13, "thigh", "trousers", _L), (13, 15, "shin", "trousers", _L),
-    (15, LEFT_TOE, "foot", "shoes", _L),
-    (12, 14, "thigh", "trousers", _R), (14, 16, "shin", "trousers", _R),
-    (16, RIGHT_TOE, "foot", "shoes", _R),
-    (5, 7, "upper_arm", "shirt", _L), (7, 9, "forearm", "sleeves", _L),
-    (6, 8, "upper_arm", "shirt", _R), (8, 10, "forearm", "sleeves", _R),
+    (11, 13, "thigh", "trousers"), (13, 15, "shin", "trousers"), (15, LEFT_TOE, "foot", "shoes"),
+    (12, 14, "thigh", "trousers"), (14, 16, "shin", "trousers"), (16, RIGHT_TOE, "foot", "shoes"),
+    (5, 7, "upper_arm", "shirt"), (7, 9, "forearm", "sleeves"),
+    (6, 8, "upper_arm", "shirt"), (8, 10, "forearm", "sleeves"),
 )
 
 
@@ -62,14 +65,20 @@ class Scene:
     noise_sd: float
 
 
-def _shade(colour: tuple[float, float, float], side: str | None) -> tuple[float, float, float]:
-    """Left parts lighter, right parts darker, so the two sides can be told apart."""
-    if side is None:
-        return colour
-    if side == _L:
+def _shade(colour: tuple[float, float, float], nearer: float) -> tuple[float, float, float]:
+    """A part `nearer` world units in front of the torso (negative: behind) lightened or darkened.
+
+    With the face and the nose showing which way a person faces, this tells the near side of a
+    body from the far one, and so left from right, in a mirrored image as well.
+    """
+    t = float(np.clip(nearer / _SHADE_DEPTH, -1.0, 1.0))
+    if t >= 0.0:
         gain, offset = _LIGHTER
-        return tuple(min(255.0, gain * c + offset) for c in colour)
-    return tuple(_DARKER * c for c in colour)
+        target = tuple(min(255.0, gain * c + offset) for c in colour)
+    else:
+        target = tuple(_DARKER * c for c in colour)
+    w = abs(t)
+    return tuple((1.0 - w) * c + w * g for c, g in zip(colour, target, strict=True))
 
 
 def person_primitives(walker: Walker, t: int, face_threshold: float) -> list[tuple]:
@@ -86,21 +95,32 @@ def person_primitives(walker: Walker, t: int, face_threshold: float) -> list[tup
     """
     pts, depth, scale = walker.points[t], walker.depth[t], float(walker.scale[t])
     body = walker.body
+    torso_depth = float(np.mean(depth[[5, 6, 11, 12]]))
     prims = []
-    for a, b, thick, colour, side in _CAPSULES:
+    for a, b, thick, colour in _CAPSULES:
         size = max(1, int(round(body.thickness[thick] * scale)))
-        prims.append((0.5 * (depth[a] + depth[b]), "capsule", (pts[a], pts[b]), size,
-                      _shade(body.colours[colour], side)))
+        mid = 0.5 * (depth[a] + depth[b])
+        prims.append((mid, "capsule", (pts[a], pts[b]), size,
+                      _shade(body.colours[colour], torso_depth - mid)))
     hand = max(1.0, body.thickness["hand"] * scale)
-    for wrist, side in ((9, _L), (10, _R)):
+    for wrist in (9, 10):
         prims.append((depth[wrist] - 1e-3, "disc", pts[wrist], hand,
-                      _shade(body.colours["skin"], side)))
+                      _shade(body.colours["skin"], torso_depth - depth[wrist])))
     # The torso: the hull of shoulders and hips widened by the chest depth along the heading.
     half_depth = 0.5 * body.torso_depth * float(walker.forward_dx[t])
     corners = pts[[5, 6, 12, 11]]
     hull = np.concatenate([corners + [half_depth, 0.0], corners - [half_depth, 0.0]])
-    torso_depth = float(np.mean(depth[[5, 6, 11, 12]]))
     prims.append((torso_depth, "poly", hull, 0, body.colours["shirt"]))
+    top = pts[[5, 6]]
+    bottom = top + _PACK_LENGTH * (pts[[11, 12]] - top)
+    panel = np.concatenate([top, bottom[::-1]])
+    panel = panel.mean(0) + _PACK_WIDTH * (panel - panel.mean(0))
+    pack_near, pack_far = 0.5 * body.torso_depth, 0.5 * body.torso_depth + _PACK_DEPTH
+    dx = float(walker.forward_dx[t])
+    pack = np.concatenate([panel - [pack_near * dx, 0.0], panel - [pack_far * dx, 0.0]])
+    pack_depth = torso_depth - float(walker.facing[t]) * 0.5 * (pack_near + pack_far)
+    prims.append((pack_depth, "poly", pack, 0,
+                  tuple(255.0 - c for c in body.colours["shirt"])))
     prims.append((torso_depth, "capsule", (pts[5], pts[6]),
                   max(1, int(round(body.thickness["shoulders"] * scale))), body.colours["shirt"]))
     head_depth = float(depth[HEAD_CENTRE]) - 1e-3

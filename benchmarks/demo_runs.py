@@ -1,0 +1,115 @@
+"""Scoring trackers on a finished demo's worlds: shared by `ablate.py` and `tune_tracker.py`.
+
+A demo workdir (`python -m gnnpose_jax.demo --workdir runs/demo`) holds the world
+(`synthetic_world/`: train, val, tune), the held-out world (`heldout_world/`: val), the
+detector (`yolox/`), the HRNet (`hrnet/`) and the GNN (`gnn/`). `score` tracks one split with a
+workdir's networks and tracker settings (plus overrides) and returns the PoseTrack totals.
+Networks, sequences and each frame's boxes are loaded or computed once per process.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from gnnpose_jax.data.folders import DEFAULT_WORLD_DIR  # noqa: E402
+from gnnpose_jax.demo import HELDOUT_DIR  # noqa: E402
+from gnnpose_jax.models.run_folder import CONFIG_JSON, YOLOX_EXPORT  # noqa: E402
+
+BOXES = ("detector", "simulated")
+
+
+def world(demo: Path) -> Path:
+    """The demo's world (train, val and tune splits)."""
+    return demo / DEFAULT_WORLD_DIR
+
+
+def heldout_world(demo: Path) -> Path:
+    """The demo's held-out world (a val split of another seed)."""
+    return demo / HELDOUT_DIR
+
+
+@functools.cache
+def models(workdir: Path, use_gnn: bool):
+    """A workdir's networks, loaded (and compiled) once for every row that uses them."""
+    from gnnpose_jax.tracking.split import load_models
+
+    return load_models(workdir, use_gnn=use_gnn)
+
+
+@functools.cache
+def split_and_boxes(data: Path, split: str, boxes: str, demo: Path):
+    """A split's sequences and its person boxes per frame (the learned detector's, found once
+    per frame and reused, or the world's simulated detections)."""
+    from gnnpose_jax.tracking.split import box_source, read_split
+
+    sequences = read_split(data, split)
+    if boxes == "simulated":
+        return sequences, box_source(data, split, sequences, "detections", None)
+    found = box_source(data, split, sequences, "detector", None, demo / "yolox" / YOLOX_EXPORT)
+    cache = {}
+
+    def cached(frame, image):
+        if frame.file_name not in cache:
+            cache[frame.file_name] = found(frame, image)
+        return cache[frame.file_name]
+
+    return sequences, cached
+
+
+def score(workdir: Path, data: Path, use_gnn: bool, overrides: dict, *, demo: Path,
+          split: str = "val", boxes: str = "detector") -> dict:
+    """Tracks a split with a workdir's networks and settings (plus `overrides`); the totals."""
+    from gnnpose_jax.evaluation import evaluate
+    from gnnpose_jax.tracking.config import tracker_config
+    from gnnpose_jax.tracking.split import track_split
+
+    stored = json.loads((workdir / CONFIG_JSON).read_text())
+    nets = models(workdir, use_gnn)
+    config = tracker_config(stored.get("tracker"), nets.gnn_spec, **overrides)
+    sequences, frame_boxes = split_and_boxes(data, split, boxes, demo)
+    predictions, _ = track_split(nets, config, data, sequences, frame_boxes, use_gnn,
+                                 desc=f"{workdir.name} {split}")
+    result = evaluate(sequences, predictions)
+    return {"ap": result["ap"]["total"], "mota": result["mota"]["total"],
+            "precision": result["mota"]["precision"], "recall": result["mota"]["recall"],
+            "pckh": val_metric(workdir, "pckh") if use_gnn else None}
+
+
+def val_metric(workdir: Path, name: str) -> float | None:
+    """The last validation `name` in a workdir's metrics.jsonl (None if absent)."""
+    path = workdir / "metrics.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+    values = [r[f"val/{name}"] for r in rows if f"val/{name}" in r]
+    return values[-1] if values else None
+
+
+def table(rows: list[tuple[str, dict]], baseline: dict) -> str:
+    """Markdown rows with the differences to the baseline."""
+    lines = ["| tracker | total AP | total MOTA | precision | recall | GNN val PCKh |",
+             "|---|---|---|---|---|---|"]
+    for name, r in rows:
+        pckh = "–" if r.get("pckh") is None else f"{r['pckh']:.3f}"
+        lines.append(f"| {name} | {r['ap']:.1f} ({r['ap'] - baseline['ap']:+.1f}) | "
+                     f"{r['mota']:.1f} ({r['mota'] - baseline['mota']:+.1f}) | "
+                     f"{r['precision']:.1f} | {r['recall']:.1f} | {pckh} |")
+    return "\n".join(lines)
+
+
+def write_section(path: Path, generated: str, name: str) -> None:
+    """Writes `generated` between `name`'s markers in `path`, keeping the text around them
+    (appended at the end when the markers are absent)."""
+    begin, end = f"<!-- {name}: begin -->", f"<!-- {name}: end -->"
+    text = path.read_text() if path.is_file() else "# Results on the synthetic world\n\n"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        tail = rest.split(end, 1)[1]
+    else:
+        head, tail = text.rstrip("\n") + "\n\n", "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{head}{begin}\n{generated}{end}{tail}")
