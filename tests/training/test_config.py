@@ -27,7 +27,7 @@ def test_every_config_loads_locked_with_the_base_keys_and_its_command(name):
     if config.mode == "gnn":
         gnn_mode.gnn_config(config)  # the GNN settings are consistent
     else:
-        assert config.mode == "hrnet"
+        assert config.mode in ("hrnet", "detector")
 
 
 def test_paper_schedules_in_the_posetrack_configs():
