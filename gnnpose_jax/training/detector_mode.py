@@ -93,9 +93,13 @@ def initial_variables(config: ml_collections.ConfigDict, arch: YoloxConfig) -> d
     """`detector.checkpoint`'s variables (same architecture), or the official random init."""
     if config.detector.checkpoint:
         found, variables = pretrained.load_detector_weights(config.detector.checkpoint)
-        fields = ("depth", "width", "depthwise", "num_classes")
-        diff = [f"{f} {getattr(arch, f)} vs {getattr(found, f)}" for f in fields
-                if getattr(arch, f) != getattr(found, f)]
+        # Layer counts and widths, not the multipliers: a converter infers depth 1/3 for 0.33.
+        shape = {"blocks": lambda c: (c.backbone_blocks, c.fpn_blocks),
+                 "channels": lambda c: (c.stem_channels, c.head_channels,
+                                        *(c.fpn_channels(level) for level in range(3))),
+                 "depthwise": lambda c: c.depthwise, "num_classes": lambda c: c.num_classes}
+        diff = [f"{name} {of(arch)} vs {of(found)}" for name, of in shape.items()
+                if of(arch) != of(found)]
         if diff:
             raise ConfigError(f"detector.checkpoint {config.detector.checkpoint}: the "
                               f"checkpoint's YOLOX differs from the config ({'; '.join(diff)}, "
