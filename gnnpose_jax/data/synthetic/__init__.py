@@ -8,11 +8,10 @@ on any machine, deterministically from a seed (docs/data.md, "The synthetic worl
   its own proportions, clothing and gait (a walking or running cycle), and changes speed and
   direction; depth sets the scale, so people walking towards the camera grow. People enter,
   leave, and come back into the frame.
-- Limbs are filled capsules shaded by depth, lighter in front of the torso and darker behind
-  it; the head shows hair, a face when it faces the camera, and a nose dot; a backpack marks
-  the back. Left tells from right only through these, which way a person faces and which
-  side is nearer, so the cue survives a mirror and flip augmentation stays sound (a colour
-  per side would flip with the image and teach a network to average the two sides).
+- Limbs are filled capsules, left limbs lighter and right limbs darker than the clothing colour;
+  the head shows hair, a face when it faces the camera, and a nose dot; a backpack marks the
+  back. The side colours do not survive a mirror (flip augmentation swaps the labels but not
+  the shades), so the synthetic configs train without flips; docs/results.md says why.
 - People cross each other (drawn far to near) and pass behind static occluders (pillars and
   boards, drawn last). A joint inside the frame that something nearer covers keeps its
   annotation with visibility 0, as in PoseTrack; fully hidden people stay annotated. People

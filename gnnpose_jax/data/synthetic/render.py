@@ -32,21 +32,23 @@ OCCLUDER_LABEL, EMPTY_LABEL = 254, 255
 # The face disc: shifted towards the nose, dropped and shrunk, in head radii.
 _FACE_SHIFT, _FACE_DROP, _FACE_RADIUS = 0.3, 0.15, 0.8
 _NOSE_RADIUS, _NOSE_SHADE = 0.18, 0.6
-# Limbs are shaded by depth: a part nearer than the torso is lighter (towards gain, offset), a
-# farther one darker (towards gain), fully so at _SHADE_DEPTH world units. Depth survives a
-# mirror, so flip augmentation keeps this cue (a colour per side would flip with the image).
-_LIGHTER, _DARKER, _SHADE_DEPTH = (1.25, 20.0), 0.7, 0.1
+# Left parts are lighter (gain, offset), right parts darker (gain): the world's side cue. A mirror
+# keeps it on the same limb while flip augmentation swaps the labels, so the synthetic configs
+# train without flips (docs/results.md: cues that survive a mirror were not learned in budget).
+_LIGHTER, _DARKER = (1.25, 20.0), 0.7
 # A backpack on the upper back shows which way a person faces at the torso's scale (the face is
 # a few pixels): its depth in world units, its width as a fraction of the shoulders' and its
 # length as a fraction of the shoulder-to-hip span. Its colour is the shirt's complement.
 _PACK_DEPTH, _PACK_WIDTH, _PACK_LENGTH = 0.1, 0.75, 0.6
 
-# Capsules of a body: (from point, to point, thickness key, colour key).
+# Capsules of a body: (from point, to point, thickness key, colour key, side: +1 left, -1 right).
 _CAPSULES = (
-    (11, 13, "thigh", "trousers"), (13, 15, "shin", "trousers"), (15, LEFT_TOE, "foot", "shoes"),
-    (12, 14, "thigh", "trousers"), (14, 16, "shin", "trousers"), (16, RIGHT_TOE, "foot", "shoes"),
-    (5, 7, "upper_arm", "shirt"), (7, 9, "forearm", "sleeves"),
-    (6, 8, "upper_arm", "shirt"), (8, 10, "forearm", "sleeves"),
+    (11, 13, "thigh", "trousers", 1), (13, 15, "shin", "trousers", 1),
+    (15, LEFT_TOE, "foot", "shoes", 1),
+    (12, 14, "thigh", "trousers", -1), (14, 16, "shin", "trousers", -1),
+    (16, RIGHT_TOE, "foot", "shoes", -1),
+    (5, 7, "upper_arm", "shirt", 1), (7, 9, "forearm", "sleeves", 1),
+    (6, 8, "upper_arm", "shirt", -1), (8, 10, "forearm", "sleeves", -1),
 )
 
 
@@ -65,20 +67,12 @@ class Scene:
     noise_sd: float
 
 
-def _shade(colour: tuple[float, float, float], nearer: float) -> tuple[float, float, float]:
-    """A part `nearer` world units in front of the torso (negative: behind) lightened or darkened.
-
-    With the face and the nose showing which way a person faces, this tells the near side of a
-    body from the far one, and so left from right, in a mirrored image as well.
-    """
-    t = float(np.clip(nearer / _SHADE_DEPTH, -1.0, 1.0))
-    if t >= 0.0:
+def _shade(colour: tuple[float, float, float], side: int) -> tuple[float, float, float]:
+    """Left parts (side +1) lighter, right parts (-1) darker, so the sides can be told apart."""
+    if side > 0:
         gain, offset = _LIGHTER
-        target = tuple(min(255.0, gain * c + offset) for c in colour)
-    else:
-        target = tuple(_DARKER * c for c in colour)
-    w = abs(t)
-    return tuple((1.0 - w) * c + w * g for c, g in zip(colour, target, strict=True))
+        return tuple(min(255.0, gain * c + offset) for c in colour)
+    return tuple(_DARKER * c for c in colour)
 
 
 def person_primitives(walker: Walker, t: int, face_threshold: float) -> list[tuple]:
@@ -97,15 +91,14 @@ def person_primitives(walker: Walker, t: int, face_threshold: float) -> list[tup
     body = walker.body
     torso_depth = float(np.mean(depth[[5, 6, 11, 12]]))
     prims = []
-    for a, b, thick, colour in _CAPSULES:
+    for a, b, thick, colour, side in _CAPSULES:
         size = max(1, int(round(body.thickness[thick] * scale)))
-        mid = 0.5 * (depth[a] + depth[b])
-        prims.append((mid, "capsule", (pts[a], pts[b]), size,
-                      _shade(body.colours[colour], torso_depth - mid)))
+        prims.append((0.5 * (depth[a] + depth[b]), "capsule", (pts[a], pts[b]), size,
+                      _shade(body.colours[colour], side)))
     hand = max(1.0, body.thickness["hand"] * scale)
-    for wrist in (9, 10):
+    for wrist, side in ((9, 1), (10, -1)):
         prims.append((depth[wrist] - 1e-3, "disc", pts[wrist], hand,
-                      _shade(body.colours["skin"], torso_depth - depth[wrist])))
+                      _shade(body.colours["skin"], side)))
     # The torso: the hull of shoulders and hips widened by the chest depth along the heading.
     half_depth = 0.5 * body.torso_depth * float(walker.forward_dx[t])
     corners = pts[[5, 6, 12, 11]]
