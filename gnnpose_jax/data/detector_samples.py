@@ -11,7 +11,13 @@ image and dropped when a side is at most 1 pixel (as officially), then the large
 Person boxes come from the record (`tfds_posetrack`): the annotation's box, else the tight box
 of the annotated joints; a person with fewer than `min_visible_joints` visible joints (flag > 0)
 is not a target (the synthetic world's people hidden behind an occluder have a box but nothing
-to see). Shapes: (H, W) the network input, G box slots; boxes are cx, cy, w, h input pixels.
+to see). Ignore regions (unannotated people, e.g. the synthetic world's standing crowds) are
+neither target nor background: their polygons are filled with the pad value 114 (after the HSV
+jitter, before the flip) and a box whose centre lies strictly inside one is dropped. The sample
+keeps the polygons in input pixels (`ignore_points`, `ignore_sizes`, the record's packing), so
+that validation can ignore detections there (`evaluation/box_ap.py`). Shapes: (H, W) the network
+input, G box slots, V polygon vertices and R polygon slots (the record's); boxes are cx, cy, w, h
+input pixels.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from typing import Any, NamedTuple
 import cv2
 import numpy as np
 
-from gnnpose_jax.data.tfds_posetrack import SequenceIndex
+from gnnpose_jax.data.tfds_posetrack import SequenceIndex, ignore_polygons
 
 LETTERBOX_FILL = 114
 PERSON = 0
@@ -60,6 +66,55 @@ class DetectorSample(NamedTuple):
     boxes: np.ndarray  # (G, 4) float32 cx, cy, w, h in input pixels; zeros where not valid
     classes: np.ndarray  # (G,) int32, PERSON
     box_mask: np.ndarray  # (G,) bool
+    ignore_points: np.ndarray  # (V, 2) float32 ignore-polygon vertices [x, y] in input pixels
+    ignore_sizes: np.ndarray  # (R,) int32 vertices of each polygon, 0 past the last
+
+
+def pack_polygons(polygons: list[np.ndarray], max_points: int, max_regions: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """((V, 2) float32 vertices, (R,) int32 sizes): polygons packed as in the records."""
+    points = np.zeros((max_points, 2), np.float32)
+    sizes = np.zeros((max_regions,), np.int32)
+    if polygons:
+        flat = np.concatenate([np.asarray(p, np.float32).reshape(-1, 2) for p in polygons])
+        points[: len(flat)] = flat
+        sizes[: len(polygons)] = [len(np.asarray(p).reshape(-1, 2)) for p in polygons]
+    return points, sizes
+
+
+def unpack_polygons(points: np.ndarray, sizes: np.ndarray) -> list[np.ndarray]:
+    """The polygons of `pack_polygons`' arrays, as (V_i, 2) float64 arrays."""
+    ends = np.cumsum(sizes)
+    return [np.asarray(points[end - size:end], np.float64)
+            for size, end in zip(sizes, ends, strict=True) if size > 0]
+
+
+def record_ignore_regions(record: dict[str, Any]) -> list[np.ndarray]:
+    """The record's ignore polygons in frame pixels (none if the record has no such field)."""
+    return ignore_polygons(record) if "ignore_regions" in record else []
+
+
+def centres_in_polygons(boxes: np.ndarray, polygons: list[np.ndarray]) -> np.ndarray:
+    """(P,) bool: whether each [x, y, w, h] box's centre lies strictly inside a polygon."""
+    centres = boxes[:, :2] + boxes[:, 2:4] / 2
+    inside = np.zeros(len(boxes), bool)
+    for poly in polygons:
+        contour = np.asarray(poly, np.float32).reshape(-1, 1, 2)
+        if len(contour) < 3:
+            continue
+        inside |= np.array([cv2.pointPolygonTest(contour, (float(x), float(y)), False) > 0
+                            for x, y in centres], bool)
+    return inside
+
+
+def fill_polygons(bgr: np.ndarray, polygons: list[np.ndarray]) -> np.ndarray:
+    """A copy of the image with the polygons filled with the pad value."""
+    out = bgr.copy()
+    contours = [np.round(np.asarray(p, np.float64).reshape(-1, 2)).astype(np.int32)
+                for p in polygons if len(np.asarray(p).reshape(-1, 2)) >= 3]
+    if contours:
+        cv2.fillPoly(out, contours, (LETTERBOX_FILL,) * 3)
+    return out
 
 
 def frame_refs(index: SequenceIndex) -> np.ndarray:
@@ -102,7 +157,9 @@ def letterbox(bgr: np.ndarray, input_hw: tuple[int, int], scale: float = 1.0
 
 
 def make_detector_sample(rgb: np.ndarray, boxes: np.ndarray, rng: np.random.Generator,
-                         config: DetectorConfig, augment: bool) -> DetectorSample:
+                         config: DetectorConfig, augment: bool,
+                         ignore_regions: list[np.ndarray] | None = None,
+                         max_ignore: tuple[int, int] = (512, 16)) -> DetectorSample:
     """The sample of one frame.
 
     Args:
@@ -111,23 +168,32 @@ def make_detector_sample(rgb: np.ndarray, boxes: np.ndarray, rng: np.random.Gene
       rng: the sample's generator (augmentation only).
       config: the settings.
       augment: draw the augmentation; otherwise the plain letterbox (validation).
+      ignore_regions: (V_i, 2) [x, y] frame polygons: filled with 114, boxes centred inside
+        them dropped.
+      max_ignore: (V, R), the sample's polygon vertex and polygon slots.
 
     Returns:
       The sample.
     """
+    polygons = [np.asarray(p, np.float64).reshape(-1, 2) for p in ignore_regions or []]
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    boxes = boxes[~centres_in_polygons(boxes, polygons)]
     bgr = np.ascontiguousarray(rgb[..., ::-1])
     corners = np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], axis=1)
     scale = 1.0
+    if augment and config.hsv:
+        bgr = augment_hsv(bgr, rng)
+    bgr = fill_polygons(bgr, polygons)
     if augment:
-        if config.hsv:
-            bgr = augment_hsv(bgr, rng)
         if rng.random() < config.flip_prob:
             bgr = np.ascontiguousarray(bgr[:, ::-1])
             corners = np.stack([bgr.shape[1] - corners[:, 2], corners[:, 1],
                                 bgr.shape[1] - corners[:, 0], corners[:, 3]], axis=1)
+            polygons = [np.stack([bgr.shape[1] - p[:, 0], p[:, 1]], axis=1) for p in polygons]
         if config.scale_jitter:
             scale = rng.uniform(1 - config.scale_jitter, 1 + config.scale_jitter)
     image, r = letterbox(bgr, config.input_hw, scale)
+    ignore_points, ignore_sizes = pack_polygons([p * r for p in polygons], *max_ignore)
     visible_w = min(config.input_hw[1], bgr.shape[1] * r)
     visible_h = min(config.input_hw[0], bgr.shape[0] * r)
     corners = np.clip(corners * r, 0, [visible_w, visible_h, visible_w, visible_h])
@@ -140,4 +206,5 @@ def make_detector_sample(rgb: np.ndarray, boxes: np.ndarray, rng: np.random.Gene
     out[: len(largest)] = np.concatenate([corners[largest, :2] + sizes[largest] / 2,
                                           sizes[largest]], axis=1)
     return DetectorSample(image=image, boxes=out, classes=np.full(g, PERSON, np.int32),
-                          box_mask=np.arange(g) < len(largest))
+                          box_mask=np.arange(g) < len(largest), ignore_points=ignore_points,
+                          ignore_sizes=ignore_sizes)

@@ -247,7 +247,8 @@ class WindowTransform(grain.transforms.RandomMap):
 
 @dataclasses.dataclass(frozen=True)
 class DetectorTransform(grain.transforms.RandomMap):
-    """[record] -> `detector_samples.DetectorSample` (decode, letterbox, augment, boxes)."""
+    """[record] -> `detector_samples.DetectorSample` (decode, letterbox, augment, boxes; the
+    record's ignore regions filled and kept in input pixels)."""
 
     source: RecordSource
     config: detector_samples.DetectorConfig
@@ -258,8 +259,14 @@ class DetectorTransform(grain.transforms.RandomMap):
         """Builds the sample of one frame reference."""
         record = self.source[int(element[0])]
         boxes = detector_samples.person_boxes(record, self.config.min_visible_joints)
-        return detector_samples.make_detector_sample(self.source.image(record), boxes, rng,
-                                                     self.config, self.augment)
+        slots = RecordLayout()
+        slots = (slots.max_ignore_points, slots.max_ignore_regions)
+        if "ignore_regions" in record:
+            slots = (len(record["ignore_regions"]["points"]),
+                     len(record["ignore_regions"]["sizes"]))
+        return detector_samples.make_detector_sample(
+            self.source.image(record), boxes, rng, self.config, self.augment,
+            ignore_regions=detector_samples.record_ignore_regions(record), max_ignore=slots)
 
 
 def stack_for_devices(examples: SequenceType[NamedTuple], num_devices: int) -> NamedTuple:

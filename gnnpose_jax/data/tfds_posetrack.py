@@ -21,6 +21,11 @@ frame order (`disable_shuffling`, record i is the i-th frame generated)::
     detections/    (D = layout.max_detections slots)
       boxes        (D, 5) f32     [x, y, w, h, score] in file order
       count        int64
+    ignore_regions/ (R = layout.max_ignore_regions polygons, V = layout.max_ignore_points
+                    vertices in all)
+      points       (V, 2) f32     [x, y] of every polygon's vertices, one polygon after another
+      sizes        (R,) int64     vertices of each polygon; slots >= count are 0
+      count        int64
 
 Beside the records, `sequence_index.json` in the dataset folder holds, per split, the image root
 and the per-sequence ordered record indices with each record's frame index, label flag and
@@ -83,10 +88,13 @@ absolute path is written to `sequence_index.json`. Do not move it after preparin
 
 @dataclasses.dataclass(frozen=True)
 class RecordLayout:
-    """Fixed padding of a frame record: people slots P and detection slots D."""
+    """Fixed padding of a frame record: people slots P, detection slots D, and ignore-region
+    polygons R with V vertices in all."""
 
     max_people: int = 64
     max_detections: int = 100
+    max_ignore_regions: int = 16
+    max_ignore_points: int = 512
 
 
 def record_features(layout: RecordLayout) -> tfds.features.FeaturesDict:
@@ -108,6 +116,11 @@ def record_features(layout: RecordLayout) -> tfds.features.FeaturesDict:
         }),
         "detections": tfds.features.FeaturesDict({
             "boxes": tensor(shape=(d, _DETECTION), dtype=np.float32),
+            "count": tensor(shape=(), dtype=np.int64),
+        }),
+        "ignore_regions": tfds.features.FeaturesDict({
+            "points": tensor(shape=(layout.max_ignore_points, 2), dtype=np.float32),
+            "sizes": tensor(shape=(layout.max_ignore_regions,), dtype=np.int64),
             "count": tensor(shape=(), dtype=np.int64),
         }),
     })
@@ -132,6 +145,22 @@ def check_fits(frame: Frame, num_detections: int, layout: RecordLayout, src: str
         raise DataError(f"{src}: frame {frame.file_name} has {num_detections} detections, more "
                         f"than max_detections={layout.max_detections}; use a builder config "
                         "with a larger max_detections")
+    regions = frame.ignore_regions
+    points = sum(len(np.asarray(r).reshape(-1, 2)) for r in regions)
+    if len(regions) > layout.max_ignore_regions or points > layout.max_ignore_points:
+        raise DataError(f"{src}: frame {frame.file_name} has {len(regions)} ignore regions "
+                        f"with {points} vertices, more than max_ignore_regions="
+                        f"{layout.max_ignore_regions} or max_ignore_points="
+                        f"{layout.max_ignore_points}; use a record layout with more")
+
+
+def ignore_polygons(record: dict[str, Any]) -> list[np.ndarray]:
+    """The record's ignore regions as a list of (V_i, 2) float64 polygons [x, y]."""
+    regions = record["ignore_regions"]
+    sizes = np.asarray(regions["sizes"])[: int(regions["count"])]
+    points = np.asarray(regions["points"], np.float64)
+    ends = np.cumsum(sizes)
+    return [points[end - size:end] for size, end in zip(sizes, ends, strict=True)]
 
 
 def frame_record(sequence: str, frame: Frame, detections: np.ndarray, layout: RecordLayout,
@@ -166,6 +195,13 @@ def frame_record(sequence: str, frame: Frame, detections: np.ndarray, layout: Re
         box[i] = person_box(person)
     boxes = np.zeros((d, _DETECTION), np.float32)
     boxes[:num_dets] = detections
+    polygons = [np.asarray(r, np.float32).reshape(-1, 2) for r in frame.ignore_regions]
+    ignore_points = np.zeros((layout.max_ignore_points, 2), np.float32)
+    ignore_sizes = np.zeros((layout.max_ignore_regions,), np.int64)
+    if polygons:
+        flat = np.concatenate(polygons)
+        ignore_points[: len(flat)] = flat
+        ignore_sizes[: len(polygons)] = [len(p) for p in polygons]
     image_id = NO_IMAGE_ID if frame.image_id is None else frame.image_id
     return {
         "sequence": sequence.encode(),
@@ -176,6 +212,8 @@ def frame_record(sequence: str, frame: Frame, detections: np.ndarray, layout: Re
         "people": {"keypoints": keypoints, "track_id": track_id, "head_box": head_box,
                    "box": box, "count": num_people},
         "detections": {"boxes": boxes, "count": num_dets},
+        "ignore_regions": {"points": ignore_points, "sizes": ignore_sizes,
+                           "count": len(polygons)},
     }
 
 
@@ -390,8 +428,9 @@ class PosetrackConfig(tfds.core.BuilderConfig):
 class _FrameRecordBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     """Shared machinery: frame records from split plans, and the sequence index beside them."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Frame records with image paths; sequence index JSON."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {"1.0.0": "Frame records with image paths; sequence index JSON.",
+                     "1.1.0": "Ignore-region polygons in every record."}
     HOMEPAGE = "https://posetrack.net"
     CITATION = ""
 

@@ -6,7 +6,9 @@ unmatched GT of highest IoU ≥ t (a later GT of equal IoU wins, as in `evaluate
 images, detections are ranked by score (stable), precision is made non-increasing from the
 right, and read at the 101 recall points 0, 0.01, …, 1 (0 past the last recall reached); AP is
 their mean. AP@[.5:.95] averages the ten thresholds 0.5, 0.55, …, 0.95. IoUs of [x, y, w, h]
-boxes without the +1 of older tools.
+boxes without the +1 of older tools. Ignore regions (PoseTrack's, as poseval drops predictions
+there): a detection whose centre lies strictly inside one of its image's polygons is removed
+before anything else (`regions.points_in_polygons`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+
+from gnnpose_jax.evaluation.regions import points_in_polygons
 
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
 RECALL_POINTS = np.linspace(0.0, 1.0, 101)
@@ -46,9 +50,19 @@ def _match_image(dets: np.ndarray, gts: np.ndarray, thresholds: np.ndarray) -> n
     return hits
 
 
+def outside_regions(dets: np.ndarray, polygons: Sequence[np.ndarray]) -> np.ndarray:
+    """The (D, 5+) detections whose box centre is not strictly inside any polygon."""
+    if not len(polygons) or not len(dets):
+        return dets
+    centres = dets[:, :2] + dets[:, 2:4] / 2
+    return dets[~points_in_polygons(centres, list(polygons))]
+
+
 def average_precision(detections: Sequence[np.ndarray], ground_truth: Sequence[np.ndarray],
                       thresholds: np.ndarray = IOU_THRESHOLDS,
-                      max_detections: int = MAX_DETECTIONS) -> np.ndarray:
+                      max_detections: int = MAX_DETECTIONS,
+                      ignore_regions: Sequence[Sequence[np.ndarray]] | None = None
+                      ) -> np.ndarray:
     """COCO AP at each IoU threshold.
 
     Args:
@@ -56,13 +70,17 @@ def average_precision(detections: Sequence[np.ndarray], ground_truth: Sequence[n
       ground_truth: per image, (G_i, 4) [x, y, w, h].
       thresholds: (T,) IoU thresholds.
       max_detections: detections kept per image, highest scores first.
+      ignore_regions: per image, (V, 2) [x, y] polygons; detections centred inside are
+        removed. None: no regions.
 
     Returns:
       (T,) AP in [0, 1]; NaN when there is no GT at all.
     """
+    if ignore_regions is None:
+        ignore_regions = [[] for _ in detections]
     scores, hits = [], []
-    for dets, gts in zip(detections, ground_truth, strict=True):
-        dets = np.asarray(dets, np.float64).reshape(-1, 5)
+    for dets, gts, polygons in zip(detections, ground_truth, ignore_regions, strict=True):
+        dets = outside_regions(np.asarray(dets, np.float64).reshape(-1, 5), polygons)
         gts = np.asarray(gts, np.float64).reshape(-1, 4)
         dets = dets[np.argsort(-dets[:, 4], kind="mergesort")][:max_detections]
         scores.append(dets[:, 4])
@@ -86,8 +104,9 @@ def average_precision(detections: Sequence[np.ndarray], ground_truth: Sequence[n
     return out
 
 
-def box_ap(detections: Sequence[np.ndarray], ground_truth: Sequence[np.ndarray]
-           ) -> dict[str, float]:
-    """`box_ap50` (AP at IoU 0.5) and `box_ap` (AP@[.5:.95]) in [0, 1] (NaN without GT)."""
-    ap = average_precision(detections, ground_truth)
+def box_ap(detections: Sequence[np.ndarray], ground_truth: Sequence[np.ndarray],
+           ignore_regions: Sequence[Sequence[np.ndarray]] | None = None) -> dict[str, float]:
+    """`box_ap50` (AP at IoU 0.5) and `box_ap` (AP@[.5:.95]) in [0, 1] (NaN without GT);
+    `ignore_regions` as in `average_precision`."""
+    ap = average_precision(detections, ground_truth, ignore_regions=ignore_regions)
     return {"box_ap50": float(ap[0]), "box_ap": float(ap.mean())}

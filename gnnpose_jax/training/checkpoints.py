@@ -4,12 +4,16 @@ Layout: `WORKDIR/checkpoints/{step}/` with two items, `state` (`state.checkpoint
 base PRNG key's words) and `data` (the grain iterator state, one file per process). Saving is
 asynchronous and atomic (Orbax writes a temporary folder and renames it when complete), so a
 run killed at any moment leaves only whole checkpoints. The manager keeps the last
-`keep` checkpoints plus the one with the lowest validation loss.
+`keep` checkpoints plus the best validated one: by a mode's `Selection`, the lowest validation
+loss unless the mode names another metric (detector mode: the highest box AP@0.5).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +32,34 @@ from gnnpose_jax.training.state import (
 )
 
 CHECKPOINT_DIR = "checkpoints"
-#: The metric whose lowest value marks the best checkpoint.
-BEST_METRIC = "val_loss"
+
+
+@dataclasses.dataclass(frozen=True)
+class Selection:
+    """Which validation metric marks the best checkpoint.
+
+    Attributes:
+      metric: the validation metric's name (`val/<metric>` in metrics.jsonl).
+      mode: "min" (lowest is best) or "max".
+    """
+
+    metric: str = "loss"
+    mode: str = "min"
+
+    def __post_init__(self):
+        if self.mode not in ("min", "max"):
+            raise ValueError(f"Selection.mode {self.mode!r} must be 'min' or 'max'")
+
+    @property
+    def key(self) -> str:
+        """The name the metric is stored under in a checkpoint's metrics."""
+        return f"val_{self.metric}"
+
+
+#: The default: the lowest validation loss.
+LOWEST_LOSS = Selection()
+#: The metric whose lowest value marks the best checkpoint by default.
+BEST_METRIC = LOWEST_LOSS.key
 
 
 class _NoMetricWarning(logging.Filter):
@@ -47,26 +77,35 @@ class _NoMetricWarning(logging.Filter):
 _NO_METRIC_WARNING = _NoMetricWarning()
 
 
-def make_manager(workdir: str | Path, keep: int, asynchronous: bool = True
-                 ) -> ocp.CheckpointManager:
+def make_manager(workdir: str | Path, keep: int, asynchronous: bool = True,
+                 selection: Selection = LOWEST_LOSS) -> ocp.CheckpointManager:
     """The run's checkpoint manager under `WORKDIR/checkpoints`.
 
     Args:
       workdir: the run's folder.
       keep: how many of the latest checkpoints to keep (the best is kept besides).
       asynchronous: write in a background thread.
+      selection: the metric that ranks validated checkpoints.
 
     Returns:
       The manager; close it (or use it as a context manager) to finish pending writes.
     """
+    key, worst = selection.key, math.inf if selection.mode == "min" else -math.inf
+
+    def metric(m: Mapping[str, float]) -> float:
+        """The selection metric; the worst value for one saved under another selection."""
+        return m.get(key, worst)
+
     policy = checkpoint_managers.AnyPreservationPolicy([
         checkpoint_managers.LatestN(n=max(keep, 1)),
-        # reverse=True sorts descending, so the n kept "last" entries are the lowest losses.
-        checkpoint_managers.BestN(get_metric_fn=lambda m: m[BEST_METRIC], reverse=True, n=1,
+        # BestN keeps the n last of the ascending sort (descending with reverse=True): the
+        # lowest values for "min", the highest for "max".
+        checkpoint_managers.BestN(get_metric_fn=metric,
+                                  reverse=selection.mode == "min", n=1,
                                   keep_checkpoints_without_metrics=False),
     ])
     options = ocp.CheckpointManagerOptions(
-        preservation_policy=policy, best_fn=lambda m: m[BEST_METRIC], best_mode="min",
+        preservation_policy=policy, best_fn=metric, best_mode=selection.mode,
         enable_async_checkpointing=asynchronous, cleanup_tmp_directories=True, create=True)
     logging.getLogger("absl").addFilter(_NO_METRIC_WARNING)
     return ocp.CheckpointManager(
@@ -75,8 +114,17 @@ def make_manager(workdir: str | Path, keep: int, asynchronous: bool = True
                        "data": grain.checkpoint.CheckpointHandler()})
 
 
+def selection_metrics(val_metrics: Mapping[str, float] | None,
+                      selection: Selection = LOWEST_LOSS) -> dict[str, float] | None:
+    """The checkpoint metrics of one validation: the selection metric if it is finite."""
+    if not val_metrics or selection.metric not in val_metrics:
+        return None
+    value = float(val_metrics[selection.metric])
+    return {selection.key: value} if math.isfinite(value) else None
+
+
 def save(manager: ocp.CheckpointManager, state: TrainState, rng: jax.Array, data_iterator: Any,
-         val_loss: float | None = None) -> None:
+         val_loss: float | None = None, metrics: Mapping[str, float] | None = None) -> None:
     """Starts saving a host copy of the state, the base key and the iterator at `state.step`.
 
     Args:
@@ -85,18 +133,22 @@ def save(manager: ocp.CheckpointManager, state: TrainState, rng: jax.Array, data
       rng: the run's base key.
       data_iterator: the training iterator (grain `DatasetIterator` or `DataLoaderIterator`),
         positioned just after the last batch the state has consumed.
-      val_loss: the validation loss at this step, if validation just ran (ranks the best).
+      val_loss: the validation loss at this step, if validation just ran (ranks the best
+        under the default selection).
+      metrics: instead, the checkpoint metrics (`selection_metrics`), if validation just ran.
     """
     items = dict(checkpoint_items(state), rng=rng_to_data(rng))
-    metrics = None if val_loss is None else {BEST_METRIC: float(val_loss)}
+    if metrics is None and val_loss is not None:
+        metrics = {BEST_METRIC: float(val_loss)}
     manager.save(int(state.step),
                  args=ocp.args.Composite(state=ocp.args.StandardSave(items),
                                          data=grain.checkpoint.CheckpointSave(data_iterator)),
-                 metrics=metrics)
+                 metrics=None if metrics is None else dict(metrics))
 
 
 def best_step(manager: ocp.CheckpointManager) -> int | None:
-    """The kept step with the lowest validation loss, or None if no kept step has one."""
+    """The kept step ranked best by the manager's selection, or None if no kept step has a
+    metric."""
     scored = [step for step in manager.all_steps() if manager.metrics(step)]
     return manager.best_step() if scored else None
 

@@ -3,8 +3,9 @@
 From scratch (the official init: Flax's conv init, BatchNorm eps 1e-3 and momentum 0.03, and
 the class and objectness biases at a 0.01 prior) or from `detector.checkpoint` (a converted
 folder or an official file, same architecture). Validation adds box AP@0.5 and AP@[.5:.95]
-(`evaluation/box_ap.py`) on the detections of every val frame. The export is WORKDIR/yolox, a
-converted YOLOX folder that `--detector` reads.
+(`evaluation/box_ap.py`) on the detections of every val frame, detections centred in an
+ignore region left out. The export is WORKDIR/yolox, a converted YOLOX folder that `--detector`
+reads, from the validated checkpoint of highest box AP@0.5 (`SELECTION`).
 """
 
 from __future__ import annotations
@@ -21,15 +22,18 @@ import ml_collections
 import numpy as np
 import optax
 
+from gnnpose_jax.data.detector_samples import unpack_polygons
 from gnnpose_jax.errors import ConfigError
 from gnnpose_jax.evaluation.box_ap import box_ap
 from gnnpose_jax.models import pretrained, run_folder
 from gnnpose_jax.models.yolox import PRESETS, STRIDES, YOLOX, YoloxConfig
-from gnnpose_jax.training import inputs, schedules, steps
+from gnnpose_jax.training import checkpoints, inputs, schedules, steps
 from gnnpose_jax.training.state import TrainState, create_state, run_once
 from gnnpose_jax.training.task import SumMetrics, Task
 
 CUSTOM = "custom"
+#: The exported checkpoint is the validated one of highest box AP@0.5 (not lowest loss).
+SELECTION = checkpoints.Selection("box_ap50", "max")
 #: The official head init: class and objectness logits start at this probability.
 PRIOR_PROB = 0.01
 
@@ -111,12 +115,14 @@ def initial_variables(config: ml_collections.ConfigDict, arch: YoloxConfig) -> d
 
 
 class BoxApMetrics(SumMetrics):
-    """Validation loss plus box AP of every valid val frame's detections (input pixels)."""
+    """Validation loss plus box AP of every valid val frame's detections (input pixels);
+    detections centred in the frame's ignore regions do not count."""
 
     def __init__(self):
         super().__init__()
         self.detections: list[np.ndarray] = []
         self.ground_truth: list[np.ndarray] = []
+        self.ignore_regions: list[list[np.ndarray]] = []
 
     def add(self, out: dict[str, Any], batch: dict[str, Any]) -> None:
         """Keeps the detections and GT boxes of the batch's valid frames, sums the rest."""
@@ -125,16 +131,20 @@ class BoxApMetrics(SumMetrics):
         valid = batch["mask"].reshape(-1)
         gts = batch["boxes"].reshape(-1, *batch["boxes"].shape[2:])
         gt_mask = batch["box_mask"].reshape(-1, gts.shape[1])
+        points, sizes = batch["ignore_points"], batch["ignore_sizes"]
         for i in np.flatnonzero(valid):
             self.detections.append(boxes.reshape(-1, *boxes.shape[2:])[i][
                 found.reshape(-1, found.shape[-1])[i]])
             cxcywh = gts[i][gt_mask[i]]
             self.ground_truth.append(np.concatenate([cxcywh[:, :2] - cxcywh[:, 2:] / 2,
                                                      cxcywh[:, 2:]], axis=1))
+            self.ignore_regions.append(unpack_polygons(
+                points.reshape(-1, *points.shape[2:])[i], sizes.reshape(-1, sizes.shape[-1])[i]))
 
     def result(self) -> dict[str, float]:
         """The loss ratio and `box_ap50`, `box_ap`."""
-        return {**super().result(), **box_ap(self.detections, self.ground_truth)}
+        return {**super().result(),
+                **box_ap(self.detections, self.ground_truth, self.ignore_regions)}
 
 
 def l1_start_step(config: ml_collections.ConfigDict, num_examples: int) -> int:

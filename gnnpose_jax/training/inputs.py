@@ -336,7 +336,8 @@ def detector_batch(samples: Any) -> dict[str, np.ndarray]:
     """A (D, b, ...) `DetectorSample` or `DetectorEval` batch as the detector step dict."""
     valid = getattr(samples, "valid", np.ones(samples.box_mask.shape[:2], bool))
     return {"image": samples.image, "boxes": samples.boxes, "classes": samples.classes,
-            "box_mask": samples.box_mask & valid[..., None], "mask": valid}
+            "box_mask": samples.box_mask & valid[..., None], "mask": valid,
+            "ignore_points": samples.ignore_points, "ignore_sizes": samples.ignore_sizes}
 
 
 def hrnet_batch(samples: Any) -> dict[str, np.ndarray]:

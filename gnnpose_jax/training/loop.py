@@ -6,7 +6,8 @@ step (`periodic.py`): log (train metrics to TensorBoard and metrics.jsonl), vali
 Before anything is logged or saved, the steps' metrics pass the NaN/Inf guard (`guard.py`).
 A workdir holding a checkpoint is resumed from its latest one: state, base key and data
 iterator position, so the resumed run is the uninterrupted one, bit for bit. At the end the
-network with the lowest validation loss (else the last) is exported (`models/run_folder.py`).
+best validated network (else the last) is exported (`models/run_folder.py`): the lowest
+validation loss, or the mode's own `SELECTIONS` metric (detector: the highest box AP@0.5).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ from gnnpose_jax.training.state import TrainState
 from gnnpose_jax.training.task import Task
 
 MODES = {"hrnet": hrnet_mode.build, "gnn": gnn_mode.build, "detector": detector_mode.build}
+#: The validation metric that picks a mode's exported checkpoint, where not the lowest loss.
+SELECTIONS = {"detector": detector_mode.SELECTION}
 PERIODIC_ACTIONS = ("log", "eval", "checkpoint")
 #: Train metrics averaged over the steps since the last log.
 _AVERAGED = ("loss", "grad_norm")
@@ -64,6 +67,7 @@ class _Run:
     pending: list = dataclasses.field(default_factory=list)  # (step, device metrics)
     checked: list = dataclasses.field(default_factory=list)  # (step, host metrics)
     last_log: tuple[int, float] = (0, 0.0)
+    selection: checkpoints.Selection = checkpoints.LOWEST_LOSS
 
     @functools.cached_property
     def p_train(self):
@@ -114,8 +118,8 @@ class _Run:
         self.writer.write(step, scalars)
         self.progress.set_logged(scalars["train/loss"], rate)
 
-    def evaluate(self, step: int) -> float | None:
-        """One pass over the validation set; writes and returns the validation loss."""
+    def evaluate(self, step: int) -> dict[str, float] | None:
+        """One pass over the validation set; writes and returns the validation metrics."""
         if self.task.val_loader is None:
             return None
         self.check()
@@ -130,16 +134,18 @@ class _Run:
         self.progress.write(f"step {step}/{self.total_steps}: val {shown}")
         # Throughput is a training figure: validation time does not count.
         self.last_log = (self.last_log[0], self.last_log[1] + time.perf_counter() - started)
-        return metrics.get("loss")
+        return metrics
 
     def host_state(self) -> TrainState:
         """The trained part of the state on the host (the frozen network stays on device)."""
         return distributed.unreplicate(self.state.replace(frozen={}))
 
-    def save(self, val_loss: float | None) -> None:
-        """Checks the pending steps, then starts an asynchronous checkpoint."""
+    def save(self, val_metrics: dict[str, float] | None) -> None:
+        """Checks the pending steps, then starts an asynchronous checkpoint (ranked by the
+        selection metric of `val_metrics`, if validation just ran)."""
         self.check()
-        checkpoints.save(self.manager, self.host_state(), self.rng, self.iterator, val_loss)
+        checkpoints.save(self.manager, self.host_state(), self.rng, self.iterator,
+                         metrics=checkpoints.selection_metrics(val_metrics, self.selection))
 
     def run(self) -> TrainState:
         """The remaining steps with their periodic actions; returns the final host state."""
@@ -153,17 +159,17 @@ class _Run:
             self.step(step)
             if periodic.is_time(step, periods["log"], self.total_steps):
                 self.log(step)
-            val_loss = None
+            val_metrics = None
             if periodic.is_time(step, periods["eval"], self.total_steps):
-                val_loss = self.evaluate(step)
+                val_metrics = self.evaluate(step)
             # Every validated step is saved too, so the best one can be kept.
-            if (val_loss is not None
+            if (val_metrics is not None
                     or periodic.is_time(step, periods["checkpoint"], self.total_steps)):
-                self.save(val_loss)
+                self.save(val_metrics)
         return self.host_state()
 
     def export(self, final: TrainState) -> None:
-        """Exports the best checkpoint by validation loss, else `final` (all processes)."""
+        """Exports the best checkpoint by the selection metric, else `final` (all processes)."""
         self.manager.wait_until_finished()
         best = checkpoints.best_step(self.manager)
         state = final if best is None else checkpoints.restore_state(self.manager, best, final)
@@ -196,7 +202,13 @@ def _start(config: ml_collections.ConfigDict, workdir: Path, task: Task,
     return _Run(config=config, workdir=workdir, task=task, manager=manager,
                 state=distributed.replicate(state), rng=rng, iterator=iterator,
                 total_steps=total, steps_per_epoch=steps_per_epoch, schedule=schedule,
-                writer=MetricWriter(workdir, enabled=lead), progress=progress)
+                writer=MetricWriter(workdir, enabled=lead), progress=progress,
+                selection=selection(config))
+
+
+def selection(config: ml_collections.ConfigDict) -> checkpoints.Selection:
+    """The metric that picks the exported checkpoint of the config's mode."""
+    return SELECTIONS.get(config.mode, checkpoints.LOWEST_LOSS)
 
 
 def check_config(config: ml_collections.ConfigDict) -> int:
@@ -243,7 +255,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     per_device = check_config(config)
     workdir = Path(workdir).expanduser().absolute()
     workdir.mkdir(parents=True, exist_ok=True)
-    with checkpoints.make_manager(workdir, config.keep_checkpoints) as manager:
+    with checkpoints.make_manager(workdir, config.keep_checkpoints,
+                                  selection=selection(config)) as manager:
         config_lib.pin_workdir_config(workdir, config, manager.latest_step() is not None,
                                       write=jax.process_index() == 0)
         run = _start(config, workdir, MODES[config.mode](config, workdir, per_device), manager)

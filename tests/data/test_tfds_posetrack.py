@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from gnnpose_jax.data import pipeline, posetrack
+from gnnpose_jax.data import pipeline, posetrack, types
 from gnnpose_jax.data import posetrack21 as pt21
 from gnnpose_jax.data import tfds_posetrack as tp
 from gnnpose_jax.errors import DataError
@@ -127,7 +127,7 @@ def test_tfds_records_equal_folder_records(built):
         a, b = tfds_frames[i], folder[i]
         for key in ("sequence", "frame_index", "image_id", "image", "is_labeled"):
             assert a[key] == b[key] and type(a[key]) is type(b[key])
-        for group in ("people", "detections"):
+        for group in ("people", "detections", "ignore_regions"):
             for key in a[group]:
                 np.testing.assert_array_equal(a[group][key], b[group][key])
 
@@ -225,6 +225,11 @@ def test_bad_annotations_and_small_layouts_write_nothing(built, tmp_path):
             download_config=tfds.download.DownloadConfig(manual_dir=str(manual)))
     assert _nothing_written(tmp_path / "data")
 
+    frame = types.Frame("a.jpg", 0, True, ignore_regions=[np.zeros((5, 2))] * 3)
+    with pytest.raises(DataError, match="3 ignore regions with 15 vertices.*max_ignore_points=12"):
+        tp.frame_record("s", frame, np.zeros((0, 5)),
+                        tp.RecordLayout(max_ignore_regions=4, max_ignore_points=12))
+
     broken = tmp_path / "broken"
     (broken / "annotations" / "train").mkdir(parents=True)
     (broken / "annotations" / "val").mkdir()
@@ -270,6 +275,11 @@ def test_posetrack21_records_hold_the_release(tmp_path):
             np.testing.assert_allclose(people["box"][slot], person.box, atol=1e-3)
             np.testing.assert_allclose(people["head_box"][slot], person.head_box, atol=1e-3)
             assert people["track_id"][slot] == person.track_id
+        polygons = tp.ignore_polygons(record)
+        assert len(polygons) == len(frame.ignore_regions)
+        for got, want in zip(polygons, frame.ignore_regions, strict=True):
+            np.testing.assert_allclose(got, want, atol=1e-3)
+    assert any(r["ignore_regions"]["count"] for r in records)
     # Box-only people (no joints) of unlabeled frames are kept, as the release has them.
     assert any(not r["is_labeled"] and r["people"]["count"] for r in records)
     assert records[0]["image_id"] == 10000100000

@@ -71,3 +71,18 @@ def test_hand_computed_case():
     expected = (51 + 50 * 2 / 3) / 101
     assert box_ap.box_ap(dets, gts)["box_ap50"] == pytest.approx(expected)
     assert np.isnan(box_ap.box_ap(dets, [np.zeros((0, 4))] * 2)["box_ap"])
+
+
+def test_detections_centred_in_ignore_regions_do_not_count():
+    # One GT; a confident false positive (precision 1/2 at the only recall, AP 0.5) whose
+    # centre (105, 105) is inside the square region is removed, so the hit alone gives AP 1.
+    # A detection centred on the region's edge stays.
+    gts = [np.array([[0, 0, 10, 10]])]
+    region = [np.array([[100, 100], [120, 100], [120, 120], [100, 120]], np.float64)]
+    dets = [np.array([[100, 100, 10, 10, 0.95], [0, 0, 10, 10, 0.9]])]
+    assert box_ap.box_ap(dets, gts)["box_ap50"] == pytest.approx(0.5)
+    assert box_ap.box_ap(dets, gts, [region])["box_ap50"] == pytest.approx(1.0)
+    on_edge = [np.array([[95, 95, 10, 10, 0.95], [0, 0, 10, 10, 0.9]])]
+    assert box_ap.box_ap(on_edge, gts, [region])["box_ap50"] == pytest.approx(0.5)
+    # No regions at all is the same as an empty list per image.
+    assert box_ap.box_ap(dets, gts, [[]]) == box_ap.box_ap(dets, gts)

@@ -169,5 +169,65 @@ def test_samples_letterbox_flip_and_box_slots():
                                rtol=1e-6)
 
 
+def test_ignore_regions_are_filled_their_boxes_dropped_and_kept_in_input_pixels():
+    from gnnpose_jax.data import detector_samples as ds
+
+    rgb = np.zeros((60, 80, 3), np.uint8)
+    rgb[10:40, 20:30] = (255, 0, 0)  # an annotated person, x 20..30
+    rgb[10:40, 60:70] = (0, 255, 0)  # an unannotated one inside the ignore region
+    region = np.array([[50, 0], [80, 0], [80, 50], [50, 50]], np.float64)
+    boxes = np.array([[20, 10, 10, 30], [60, 10, 10, 30]], np.float64)  # the second inside
+    config = ds.DetectorConfig(input_hw=(64, 64), max_boxes=3, flip_prob=1.0, hsv=False)
+    plain = ds.make_detector_sample(rgb, boxes, np.random.default_rng(0), config,
+                                    augment=False, ignore_regions=[region])
+    r = 64 / 80
+    assert plain.box_mask.tolist() == [True, False, False]
+    np.testing.assert_allclose(plain.boxes[0], [25 * r, 25 * r, 10 * r, 30 * r], rtol=1e-6)
+    assert (plain.image[int(12 * r):int(38 * r), int(52 * r):int(78 * r)] == 114).all()
+    assert plain.image[20, 20].tolist() == [0, 0, 255]
+    polygons = ds.unpack_polygons(plain.ignore_points, plain.ignore_sizes)
+    assert len(polygons) == 1 and plain.ignore_points.shape == (512, 2)
+    np.testing.assert_allclose(polygons[0], region * r, rtol=1e-6)
+    flipped = ds.make_detector_sample(rgb, boxes, np.random.default_rng(0), config,
+                                      augment=True, ignore_regions=[region])
+    assert flipped.box_mask.tolist() == [True, False, False]
+    assert (flipped.image[int(12 * r):int(38 * r), int(2 * r):int(28 * r)] == 114).all()
+    np.testing.assert_allclose(ds.unpack_polygons(flipped.ignore_points,
+                                                  flipped.ignore_sizes)[0][:, 0],
+                               (80 - region[:, 0]) * r, rtol=1e-6)
+    # A record's packed polygons come back as they were.
+    points, sizes = ds.pack_polygons([region, region[:3] + 1], 16, 4)
+    unpacked = ds.unpack_polygons(points, sizes)
+    assert [len(p) for p in unpacked] == [4, 3]
+    np.testing.assert_array_equal(unpacked[1], region[:3] + 1)
+
+
+def test_box_ap_metrics_ignore_detections_in_the_frames_ignore_regions():
+    from gnnpose_jax.data import detector_samples as ds
+    from gnnpose_jax.evaluation.box_ap import box_ap
+    from gnnpose_jax.training import detector_mode
+
+    region = np.array([[40, 0], [64, 0], [64, 30], [40, 30]], np.float64)
+    points, sizes = ds.pack_polygons([region], 8, 2)
+    none_points, none_sizes = ds.pack_polygons([], 8, 2)
+    gt = np.zeros((1, 2, 3, 4), np.float32)  # (devices, frames, G, cx cy w h)
+    gt[0, :, 0] = [10, 10, 10, 10]  # the box [5, 5, 10, 10]
+    batch = {"boxes": gt, "box_mask": np.array([[[True, False, False]] * 2]),
+             "mask": np.array([[True, True]]),
+             "ignore_points": np.stack([points, none_points])[None],
+             "ignore_sizes": np.stack([sizes, none_sizes])[None]}
+    # Each frame: a confident false positive centred at (50, 15), then the hit.
+    fp, hit = [45, 10, 10, 10, 0.95], [5, 5, 10, 10, 0.9]
+    out = {"loss_sum": np.ones(1), "loss_count": np.ones(1),
+           "boxes": np.array([[fp, hit]] * 2, np.float32)[None],
+           "box_valid": np.ones((1, 2, 2), bool)}
+    metrics = detector_mode.BoxApMetrics()
+    metrics.add(out, batch)
+    # Only frame 0 has the region: its false positive is left out, frame 1's counts.
+    gts = [np.array([[5, 5, 10, 10]], np.float64)] * 2
+    expected = box_ap([np.array([hit]), np.array([fp, hit])], gts)
+    assert expected["box_ap50"] < 1
+    assert metrics.result()["box_ap50"] == pytest.approx(expected["box_ap50"])
+
 if __name__ == "__main__":
     _worker(Path(sys.argv[1]))
