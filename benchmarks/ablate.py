@@ -14,7 +14,9 @@ HRNet and is scored. Rows:
 - no visual cue (no HRNet features in the nodes);
 - the paper's plain attention message (no relative offsets);
 - history poses from the frozen HRNet's estimates instead of jittered GT;
-- the merge rules `weighted`, `max`, `hrnet_only` and `heatmap_average` with the full GNN.
+- the merge rules `weighted`, `max`, `hrnet_only` and `heatmap_average` with the full GNN;
+- both trackers on the world's simulated detections, and on those thinned at random to the
+  learned detector's recall (`demo_runs.thinned_to_detector_recall`, which prints the recalls).
 
 The tracker settings come from the demo's config, chosen on the tune split
 (`tune_tracker.py`); a second table scores the baseline and the full GNN on the demo's
@@ -98,7 +100,8 @@ def main() -> None:
                         help="a finished demo workdir (synthetic_world/, yolox/, hrnet/, gnn/)")
     parser.add_argument("--out", type=Path, default=Path("docs/results.md"),
                         help="write the Markdown tables here")
-    parser.add_argument("--only", default="", help="comma-separated variants (default: all)")
+    parser.add_argument("--only", default="",
+                        help="comma-separated variants (default: all; 'none': no retraining)")
     parser.add_argument("--boxes", choices=demo_runs.BOXES, default="detector",
                         help="the learned detector's boxes (default) or simulated detections")
     args = parser.parse_args()
@@ -107,7 +110,8 @@ def main() -> None:
     full = demo / "gnn"
     if not (full / "gnn").is_dir():
         sys.exit(f"{full}: no GNN export; run `python -m gnnpose_jax.demo --workdir {args.demo}`")
-    chosen = [v for v in args.only.split(",") if v] or list(VARIANTS)
+    chosen = [v for v in args.only.split(",") if v and v != "none"]
+    chosen = chosen if chosen or args.only == "none" else list(VARIANTS)
     unknown = sorted(set(chosen) - set(VARIANTS))
     if unknown:
         sys.exit(f"--only: unknown variant {unknown[0]!r} (known: {', '.join(VARIANTS)})")
@@ -123,6 +127,12 @@ def main() -> None:
     for merge in MERGES:
         rows.append((f"full GNN, merge `{merge}`",
                      score(full, demo, data, True, {"merge": merge}, args.boxes)))
+    if args.boxes == "detector":
+        for boxes, label in (("simulated", "the world's simulated detections"),
+                             ("simulated_at_detector_recall",
+                              "simulated detections thinned to the detector's recall")):
+            rows.append((f"baseline, {label}", score(full, demo, data, False, {}, boxes)))
+            rows.append((f"full GNN, {label}", score(full, demo, data, True, {}, boxes)))
     text = demo_runs.table(rows, baseline)
     base = score(full, demo, demo_runs.heldout_world(demo), False, {}, args.boxes)
     heldout = ("\n\n## Held-out world\n\nThe demo's held-out world (val videos of another "

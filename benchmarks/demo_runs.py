@@ -21,7 +21,11 @@ from gnnpose_jax.data.folders import DEFAULT_WORLD_DIR  # noqa: E402
 from gnnpose_jax.demo import HELDOUT_DIR  # noqa: E402
 from gnnpose_jax.models.run_folder import CONFIG_JSON, YOLOX_EXPORT  # noqa: E402
 
-BOXES = ("detector", "simulated")
+#: Person boxes: the learned detector's, the world's simulated detections, or those thinned at
+#: random to the learned detector's recall (its false positives kept).
+BOXES = ("detector", "simulated", "simulated_at_detector_recall")
+#: IoU at which a box finds a GT person, for recall.
+RECALL_IOU = 0.5
 
 
 def world(demo: Path) -> Path:
@@ -51,6 +55,8 @@ def split_and_boxes(data: Path, split: str, boxes: str, demo: Path):
     sequences = read_split(data, split)
     if boxes == "simulated":
         return sequences, box_source(data, split, sequences, "detections", None)
+    if boxes == "simulated_at_detector_recall":
+        return sequences, thinned_to_detector_recall(data, split, demo)
     found = box_source(data, split, sequences, "detector", None, demo / "yolox" / YOLOX_EXPORT)
     cache = {}
 
@@ -60,6 +66,54 @@ def split_and_boxes(data: Path, split: str, boxes: str, demo: Path):
         return cache[frame.file_name]
 
     return sequences, cached
+
+
+def boxes_per_frame(data: Path, split: str, boxes: str, demo: Path) -> dict:
+    """file name -> (N, 5) boxes of every frame of a split."""
+    from gnnpose_jax.data.transforms import read_image_rgb
+
+    sequences, source = split_and_boxes(data, split, boxes, demo)
+    return {f.file_name: source(f, read_image_rgb(data / f.file_name) if boxes == "detector"
+                                else None)
+            for seq in sequences for f in seq.frames}
+
+
+def recall(data: Path, split: str, per_frame: dict) -> tuple[float, dict]:
+    """The fraction of GT people (with a box) that some box finds at IoU >= RECALL_IOU, and
+    file name -> (N,) bool of the boxes that find one."""
+    import numpy as np
+
+    from gnnpose_jax.evaluation.box_ap import box_iou_xywh
+    from gnnpose_jax.tracking.split import read_split
+
+    found = total = 0
+    hits = {}
+    for seq in read_split(data, split):
+        for frame in seq.frames:
+            gt = np.array([p.box for p in frame.people if p.box is not None]).reshape(-1, 4)
+            dets = per_frame[frame.file_name][:, :4]
+            iou = box_iou_xywh(dets, gt) if len(dets) and len(gt) else np.zeros((len(dets), 0))
+            found += int((iou >= RECALL_IOU).any(axis=0).sum())
+            total += len(gt)
+            hits[frame.file_name] = (iou >= RECALL_IOU).any(axis=1)
+    return found / max(total, 1), hits
+
+
+def thinned_to_detector_recall(data: Path, split: str, demo: Path, seed: int = 0):
+    """The simulated detections with boxes that find a person dropped at random until their
+    recall is the learned detector's (unchanged when already lower); prints both recalls."""
+    import numpy as np
+
+    detector_recall, _ = recall(data, split, boxes_per_frame(data, split, "detector", demo))
+    simulated = boxes_per_frame(data, split, "simulated", demo)
+    simulated_recall, hits = recall(data, split, simulated)
+    keep = min(1.0, detector_recall / max(simulated_recall, 1e-9))
+    rng = np.random.default_rng(seed)
+    thinned = {name: b[~hits[name] | (rng.random(len(b)) < keep)]
+               for name, b in sorted(simulated.items())}
+    print(f"{split} recall at IoU {RECALL_IOU}: detector {detector_recall:.3f}, simulated "
+          f"{simulated_recall:.3f}, thinned {recall(data, split, thinned)[0]:.3f}", flush=True)
+    return lambda frame, image=None: thinned[frame.file_name]
 
 
 def score(workdir: Path, data: Path, use_gnn: bool, overrides: dict, *, demo: Path,

@@ -2,7 +2,9 @@
 
 16 x 12 candidates (128 x 96 crops, stride 2), n = 3, D = 64, L = 2, 4 heads, the
 relative-position attention term and relative offsets, batch 32, Adam 2e-3 with x0.1 at epochs
-7 and 9 of 10. Sharp candidate targets (sigma 0.75 cells) decoded by the local centroid
+7 and 9 of 10. The history poses are the frozen HRNet's own estimates (`history_source =
+"hrnet"`), as the tracker feeds it: trained on jittered GT instead, the GNN's joints were worse
+than HRNet's on detected people and not worth merging (docs/results.md). Sharp candidate targets (sigma 0.75 cells) decoded by the local centroid
 (radius 2): on this grid a candidate cell is wider than the PCKh tolerance, and the METHOD.md
 targets (sigma 2) mark about 17 cells per joint, so their argmax lands anywhere on that plateau
 (val PCKh 0.33 against 0.73; docs/method.md). The world is the one `synthetic_hrnet.py`
@@ -25,6 +27,7 @@ def get_config():
     config.gnn.layers = 2
     config.gnn.heads = 4
     config.gnn.relative_position_bias = True
+    config.gnn.history_source = "hrnet"
     config.gnn.target_sigma = 0.75
     config.gnn.decode_radius = 2
     config.optimizer.learning_rate = 2e-3
