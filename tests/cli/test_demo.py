@@ -15,12 +15,17 @@ def _totals(ap, mota):
     return {"ap": {"total": ap}, "mota": {"total": mota}}
 
 
-def test_summary_reads_the_last_validation_of_each_stage_and_both_worlds(tmp_path):
+def test_summary_reads_each_stage_and_both_worlds(tmp_path):
+    # The detector's figures are those of its best validation (the checkpoint it exports),
+    # the HRNet's and GNN's those of their last.
     _metrics(tmp_path / "yolox", [{"step": 10, "time": 0, "val/box_ap50": 0.5},
                                   {"step": 20, "time": 1, "train/loss": 1.0},
                                   {"step": 20, "time": 2, "val/box_ap50": 0.912,
-                                   "val/box_ap": 0.605}])
-    _metrics(tmp_path / "hrnet", [{"step": 5, "time": 0, "val/pckh": 0.81,
+                                   "val/box_ap": 0.605},
+                                  {"step": 30, "time": 3, "val/box_ap50": 0.9,
+                                   "val/box_ap": 0.7}])
+    _metrics(tmp_path / "hrnet", [{"step": 1, "time": 0, "val/pckh": 0.9},
+                                  {"step": 5, "time": 0, "val/pckh": 0.81,
                                    "val/pckh_visible": 0.93, "val/pckh_hidden": 0.4}])
     _metrics(tmp_path / "gnn", [{"step": 5, "time": 0, "val/pckh": 0.77}])
     (tmp_path / "results.json").write_text(json.dumps(
