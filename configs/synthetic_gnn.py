@@ -1,15 +1,15 @@
 """A small GNN trained on the synthetic world over the frozen tiny HRNet of `synthetic_hrnet.py`.
 
-16 x 12 candidates (128 x 96 crops, stride 2), n = 3, D = 64, L = 2, 4 heads, the
-relative-position attention term and relative offsets, batch 32, Adam 2e-3 with x0.1 at epochs
-2 and 2.5 of 3 (its val PCKh is flat after the first epoch until the rate drops). The history poses are the frozen HRNet's own estimates (`history_source =
-"hrnet"`), as the tracker feeds it: trained on jittered GT instead, the GNN's joints were worse
-than HRNet's on detected people and not worth merging (docs/results.md). Sharp candidate targets (sigma 0.75 cells) decoded by the local centroid
-(radius 2): on this grid a candidate cell is wider than the PCKh tolerance, and the METHOD.md
-targets (sigma 2) mark about 17 cells per joint, so their argmax lands anywhere on that plateau
-(val PCKh 0.33 against 0.73; docs/method.md). The world is the one `synthetic_hrnet.py`
-generates (same seed and sizes), here generated into WORKDIR/synthetic_world, or shared with
-`--config.data.root`:
+16 x 12 candidates (128 x 96 crops, stride 2), n = 3, D = 64, L = 2, 4 heads, the relative-position
+attention term and relative offsets, batch 32, Adam 2e-3 with x0.1 at epochs 2 and 2.5 of 3 (its
+val PCKh is flat after the first epoch). The history poses are the frozen HRNet's own estimates
+(`history_source = "hrnet"`), as the tracker feeds it: trained on jittered GT instead, the GNN's
+joints were worse than HRNet's on detected people and not worth merging (docs/results.md). Sharp
+candidate targets (sigma 0.75 cells) decoded by the local centroid (radius 2): on this grid a
+candidate cell is wider than the PCKh tolerance, and the METHOD.md targets (sigma 2) mark about 17
+cells per joint, so their argmax lands anywhere on that plateau (val PCKh 0.33 against 0.73;
+docs/method.md). The world is the one `synthetic_hrnet.py` generates (same seed and sizes), here
+generated into WORKDIR/synthetic_world, or shared with `--config.data.root`:
 
     python train.py --config configs/synthetic_hrnet.py --workdir /tmp/x
     python train.py --config configs/synthetic_gnn.py --workdir /tmp/g \
@@ -34,13 +34,15 @@ def get_config():
     config.optimizer.decay_epochs = (2.0, 2.5)
     config.batch_size = 32
     config.num_epochs = 3
-    # Tracker settings chosen on the demo's val split and confirmed on a held-out world
-    # (docs/results.md): fed the tiny HRNet's noisy poses (PCKh 0.58) as history, the GNN's
-    # joints are no better than HRNet's on detected people, so matched pairs keep HRNet's
-    # joints; its predictions still associate better than last poses (a loose gate), and a
-    # missed person is emitted only when the prediction times its track's confidence is high.
-    config.tracker.merge = "hrnet_only"
+    # Tracker settings chosen on the tune split by benchmarks/tune_tracker.py (docs/results.md):
+    # the shared ones by the baseline's AP + MOTA, then the GNN's own ones from there. Val and
+    # the held-out world are never tuned on.
+    config.tracker.min_box_score = 0.5
+    config.tracker.new_track_score = 0.6
+    config.tracker.output_thresholds = 0.6
     config.tracker.oks_gate = 0.1
-    config.tracker.keep_score = 0.25
+    config.tracker.max_misses = 1
+    config.tracker.merge = "weighted"
+    config.tracker.keep_score = 0.35
     config.tracker.recovered_confidence = True
     return config

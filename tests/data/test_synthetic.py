@@ -249,10 +249,11 @@ def _assert_close(got, want, atol, where="$"):
 
 def test_world_matches_the_golden_record(tmp_path):
     # Seed 11: 3 videos, one with a crowd behind an ignore region; images and detections
-    # re-recorded when people got backpacks. Tolerances, not hashes: numpy's sin/cos/exp may differ by an ulp
-    # between CPUs, and an ulp can move a pixel by one grey level. A change of the random draws
-    # or of the drawing moves these numbers by far more. After an intended change of the world,
-    # re-record: dict(world=..., **_world_digest(root, split)) of the same generate_world call.
+    # re-recorded when people got backpacks. Tolerances, not hashes: numpy's sin/cos/exp may differ
+    # by an ulp between CPUs, and an ulp can move a pixel by one grey level. A change of the random
+    # draws or of the drawing moves these numbers by far more. After an intended change of the
+    # world, re-record: dict(world=..., **_world_digest(root, split)) of the same generate_world
+    # call.
     golden = json.loads(GOLDEN.read_text())
     world = dict(golden["world"], image_hw=tuple(golden["world"]["image_hw"]))
     synthetic.generate_world(tmp_path, **world)
