@@ -13,7 +13,7 @@ HRNet and is scored. Rows:
 - no temporal edges (the candidates never hear of the history);
 - no visual cue (no HRNet features in the nodes);
 - the paper's plain attention message (no relative offsets);
-- history poses from the frozen HRNet's estimates instead of jittered GT;
+- history poses in training from jittered GT instead of the frozen HRNet's estimates;
 - the merge rules `weighted`, `max`, `hrnet_only` and `heatmap_average` with the full GNN;
 - both trackers on the world's simulated detections, and on those thinned at random to the
   learned detector's recall (`demo_runs.thinned_to_detector_recall`, which prints the recalls).
@@ -50,8 +50,8 @@ VARIANTS = {
     "no_visual": ("no visual cue", {"gnn.use_visual": False}, {}),
     "plain_message": ("no relative offsets (paper's message)",
                       {"gnn.relative_offsets": False}, {}),
-    "history_hrnet": ("history from HRNet's estimates (its val PCKh too)",
-                      {"gnn.history_source": "hrnet"}, {}),
+    "history_gt": ("history from jittered GT in training (its val PCKh too)",
+                   {"gnn.history_source": "gt"}, {}),
 }
 MERGES = ("weighted", "max", "hrnet_only", "heatmap_average")
 
@@ -80,16 +80,16 @@ def score(workdir: Path, demo: Path, data: Path, use_gnn: bool, overrides: dict,
     return demo_runs.score(workdir, data, use_gnn, overrides, demo=demo, boxes=boxes)
 
 
-def heldout_rows(full: Path, history_hrnet: Path | None, demo: Path, base: dict, boxes: str
+def heldout_rows(full: Path, history_gt: Path | None, demo: Path, base: dict, boxes: str
                  ) -> list[tuple[str, dict]]:
-    """The held-out rows: baseline, full GNN, and the HRNet-estimated history variant."""
+    """The held-out rows: baseline, full GNN, and the variant trained on jittered GT history."""
     root = demo_runs.heldout_world(demo)
     rows = [("baseline (no GNN)", base),
             ("full GNN (n = 3)", score(full, demo, root, True, {}, boxes))]
-    if history_hrnet is not None:
+    if history_gt is not None:
         for merge in ("hrnet_only", "weighted"):
-            rows.append((f"history from HRNet's estimates, merge `{merge}`",
-                         score(history_hrnet, demo, root, True, {"merge": merge}, boxes)))
+            rows.append((f"history from jittered GT in training, merge `{merge}`",
+                         score(history_gt, demo, root, True, {"merge": merge}, boxes)))
     return rows
 
 
@@ -138,7 +138,7 @@ def main() -> None:
     heldout = ("\n\n## Held-out world\n\nThe demo's held-out world (val videos of another "
                "seed, same sizes); the demo's models and tracker settings, nothing tuned on "
                "it.\n\n" + demo_runs.table(
-                   heldout_rows(full, trained.get("history_hrnet"), demo, base, args.boxes),
+                   heldout_rows(full, trained.get("history_gt"), demo, base, args.boxes),
                    base))
     minutes = (time.perf_counter() - t0) / 60
     print(text + heldout)
