@@ -1,4 +1,4 @@
-"""Ablations of METHOD.md's switches on the synthetic val split, written as a Markdown table.
+"""Ablations of docs/spec/method.md's switches on the synthetic val split, as a Markdown table.
 
 Starts from a finished demo (`python -m gnnpose_jax.demo --workdir runs/demo`): its detector
 (`runs/demo/yolox`), tiny HRNet (`runs/demo/hrnet`), world and GNN (`runs/demo/gnn`, the full

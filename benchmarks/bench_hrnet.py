@@ -29,7 +29,7 @@ from timing import alternate  # noqa: E402
 from gnnpose_jax.models import hrnet, hrnet_convert  # noqa: E402
 from tests.helpers.torch_hrnet import build_torch_hrnet, randomize_  # noqa: E402
 
-GFLOPS_W32_384x288 = 16.0  # per image, HRNET.md
+GFLOPS_W32_384x288 = 16.0  # per image, docs/spec/hrnet.md §4
 
 
 def _jax_forward(variant: str, variables):

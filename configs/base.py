@@ -142,7 +142,7 @@ def get_config() -> ml_collections.ConfigDict:
     # Candidate targets: Gaussian sigma (candidate cells) and foreground threshold [ours].
     config.gnn.target_sigma = 2.0
     config.gnn.target_threshold = 0.5
-    # Decoding: 0 = argmax + 0.25-cell shift (METHOD.md); r > 0 = the probability-weighted
+    # Decoding: 0 = argmax + 0.25 cell (docs/spec/method.md §3); r > 0 = the probability-weighted
     # centroid of the (2r + 1)^2 cells around the argmax [ours].
     config.gnn.decode_radius = 0
     # The current crop: last pose box x 1.25 x this [ours].
@@ -186,7 +186,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.eval_at_start = True
     config.progress_bar = True
     # The online tracker (evaluate.py tracker mode, python -m gnnpose_jax.track): every field of
-    # `tracking.tracker.TrackerConfig` (documented there) at its default, METHOD.md section 1,
+    # `tracking.tracker.TrackerConfig` (documented there) at its default, docs/spec/method.md §1,
     # except n and tau_joint, which the tracker takes from the GNN export (gnn.history,
     # gnn.joint_threshold; `tracking.config`). Changing these never invalidates a training
     # checkpoint.

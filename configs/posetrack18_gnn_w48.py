@@ -1,6 +1,6 @@
 """The paper's GNN on PoseTrack 2018: HRNet-W48 features at 384 x 288, n = 3, D = 128, L = 4.
 
-Adam 1e-4, x0.1 at epochs 5 and 8, 10 epochs (METHOD.md section 4). Needs the prepared
+Adam 1e-4, x0.1 at epochs 5 and 8, 10 epochs (docs/spec/method.md §4). Needs the prepared
 PoseTrack 2018 TFDS dataset (`data.root` its data_dir, `data.manual_dir` the release) and the
 fine-tuned HRNet of `posetrack18_hrnet_w48.py`:
 

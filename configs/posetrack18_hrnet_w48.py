@@ -1,4 +1,4 @@
-"""HRNet-W48 fine-tuned on PoseTrack 2018 from COCO weights, 384 x 288 (METHOD.md section 4).
+"""HRNet-W48 fine-tuned on PoseTrack 2018 from COCO weights, 384 x 288 (docs/spec/method.md §4).
 
 Adam 1e-4 for 20 epochs, x0.1 at epochs 10 and 15 [ours]; official HRNet augmentation. Convert
 the official COCO checkpoint first; the result goes to WORKDIR/hrnet for the GNN runs:

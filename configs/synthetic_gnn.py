@@ -6,7 +6,7 @@ val PCKh is flat after the first epoch). The history poses are the frozen HRNet'
 (`history_source = "hrnet"`), as the tracker feeds it: trained on jittered GT instead, the GNN's
 joints were worse than HRNet's on detected people and not worth merging (docs/results.md). Sharp
 candidate targets (sigma 0.75 cells) decoded by the local centroid (radius 2): on this grid a
-candidate cell is wider than the PCKh tolerance, and the METHOD.md targets (sigma 2) mark about 17
+cell is wider than the PCKh tolerance, and docs/spec/method.md §3's targets (sigma 2) mark about 17
 cells per joint, so their argmax lands anywhere on that plateau (val PCKh 0.33 against 0.73;
 docs/method.md). The world is the one `synthetic_hrnet.py` generates (same seed and sizes), here
 generated into WORKDIR/synthetic_world, or shared with `--config.data.root`:

@@ -1,4 +1,4 @@
-"""The joint layout, declared once (METHOD.md section 5).
+"""The joint layout, declared once (docs/spec/method.md §5).
 
 Internally every pose has K = 17 slots in COCO order, with PoseTrack's head_bottom and
 head_top in the eye slots (1, 2) and the ears (3, 4) never annotated. Augmentation, target
@@ -85,7 +85,7 @@ POSETRACK17_NAMES = (
 )
 POSETRACK17_TO_SLOT = np.array([JOINT_NAMES.index(n) for n in POSETRACK17_NAMES])
 
-#: The 15 evaluated joints, in PoseTrack 2017 order (METRICS.md's `per_joint` keys).
+#: The 15 evaluated joints in PoseTrack 2017 order (`per_joint` keys, docs/spec/metrics.md §5).
 EVAL_JOINT_NAMES = POSETRACK17_NAMES
 EVAL_SLOTS = POSETRACK17_TO_SLOT
 

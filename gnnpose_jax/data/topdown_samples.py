@@ -1,6 +1,6 @@
 """Top-down HRNet training samples: an augmented affine crop of one person and its targets.
 
-The rules are the official HRNet `JointsDataset` ones (METHOD.md section 4), built on
+The rules are the official HRNet `JointsDataset` ones (docs/spec/method.md §4), built on
 `transforms.py`: the person box is enlarged 1.25 and fixed to the input's aspect ratio; with
 probability 0.3 a person with more than 8 annotated joints is cropped to its upper or lower
 body instead (half-body); the crop size is scaled by `clip(N(1, 0.35), 0.65, 1.35)`; with

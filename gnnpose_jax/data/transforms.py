@@ -27,7 +27,7 @@ import numpy as np
 from gnnpose_jax.data.joints import FLIP_PERMUTATION
 from gnnpose_jax.errors import DataError
 
-#: Box enlargement before cropping (official HRNet, METHOD.md section 1 step 2).
+#: Box enlargement before cropping (official HRNet, docs/spec/method.md §1 step 2).
 BOX_ENLARGE = 1.25
 #: Input aspect ratio w / h of the pose network (288 × 384).
 INPUT_ASPECT = 0.75

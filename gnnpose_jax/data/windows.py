@@ -1,4 +1,4 @@
-"""Tracklet windows for GNN training (METHOD.md section 4).
+"""Tracklet windows for GNN training (docs/spec/method.md §4).
 
 A sample is (track, t): the track has a ground-truth pose at frame t and at least one in
 t-n ... t-1. Its window holds, for offsets f = 0 ... n (frame t - f):
@@ -37,7 +37,7 @@ import numpy as np
 from gnnpose_jax.data import transforms
 from gnnpose_jax.data.joints import FLIP_PERMUTATION
 
-#: Extra room around the last pose for motion, on top of the box enlargement (METHOD.md 2).
+#: Room for motion around the last pose, on top of the box enlargement (docs/spec/method.md §2).
 TRACK_ENLARGE = 1.2
 
 

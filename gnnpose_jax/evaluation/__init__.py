@@ -1,6 +1,6 @@
 """PoseTrack evaluation: per-joint AP and MOTA with the official toolkit's semantics.
 
-`evaluate(gt_seqs, pred_seqs)` returns METRICS.md's output layout; `format_table` prints it;
+`evaluate(gt_seqs, pred_seqs)` returns docs/spec/metrics.md §5's layout; `format_table` prints it;
 `load_for_evaluation` reads and pairs a GT and a prediction folder (or combined files).
 PoseTrack21: `keypoint_hota` and `keypoint_map` score as the official PoseTrack21 kit does;
 `format_hota_table` prints the HOTA table.

@@ -1,4 +1,4 @@
-"""Per-frame multi-person pose AP (METRICS.md "AP"), vectorised over frames, people and joints."""
+"""Per-frame multi-person AP (docs/spec/metrics.md §3), vectorised over frames/people/joints."""
 
 from __future__ import annotations
 

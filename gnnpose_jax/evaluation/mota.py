@@ -1,4 +1,4 @@
-"""Per-joint CLEAR-MOT counts (METRICS.md "MOTA"), with the official toolkit's quirks.
+"""Per-joint CLEAR-MOT counts (docs/spec/metrics.md §4), with the official toolkit's quirks.
 
 The official toolkit feeds one py-motmetrics accumulator per sequence and joint. Each frame:
 matches from earlier frames that are still candidates carry forward (each GT id keeps its last

@@ -1,4 +1,4 @@
-"""Preprocessing (METRICS.md): labeled frames, ignore regions, people with points; flat arrays.
+"""Preprocessing (docs/spec/metrics.md §2): labeled frames, ignore regions, empty people; arrays.
 
 Everything downstream works on flat arrays of all people of all labeled frames, grouped frame by
 frame in file order, with J = 15 evaluated joints in PoseTrack 2017 order (`joints.EVAL_SLOTS`).
@@ -145,7 +145,7 @@ def _head_size(person: Person) -> float:
 
 def prepare(gt_seqs: list[Sequence], pred_seqs: list[Sequence],
             official_quirks: bool = True) -> Prepared:
-    """Pairs sequences by name and frames by position, then applies METRICS.md preprocessing.
+    """Pairs sequences by name and frames by position, then applies docs/spec/metrics.md §2.
 
     A frame is labeled when its GT has people. Points strictly inside the GT frame's ignore
     regions are removed on both sides, then people without points are dropped. Official quirk

@@ -1,4 +1,4 @@
-"""Ignore regions: which points lie strictly inside a polygon (METRICS.md preprocessing step 3)."""
+"""Ignore regions: which points lie strictly inside a polygon (docs/spec/metrics.md §2 step 3)."""
 
 import numpy as np
 

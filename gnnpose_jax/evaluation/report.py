@@ -1,4 +1,4 @@
-"""`evaluate`: PoseTrack AP and MOTA in METRICS.md's output layout, and the console table."""
+"""`evaluate`: PoseTrack AP and MOTA laid out as docs/spec/metrics.md §5, and the console table."""
 
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ def _per_sequence(prep: Prepared, labels: np.ndarray, counts: MotCounts) -> dict
 
 def evaluate(gt_seqs: list[Sequence], pred_seqs: list[Sequence], per_sequence: bool = False,
              threshold: float = PCK_THRESHOLD, official_quirks: bool = True) -> dict:
-    """PoseTrack AP and MOTA, the official toolkit's semantics and quirks (METRICS.md).
+    """PoseTrack AP and MOTA, the official toolkit's semantics and quirks (docs/spec/metrics.md).
 
     Args:
       gt_seqs: ground-truth sequences; AP pools detections in this order.

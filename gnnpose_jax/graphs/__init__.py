@@ -1,4 +1,4 @@
-"""Tracklet windows -> padded jraph.GraphsTuple (METHOD.md section 2), and their helpers.
+"""Tracklet windows -> padded jraph.GraphsTuple (docs/spec/method.md §2), and their helpers.
 
 Host side: `build_graph`, `graph_budget`, `batch_graphs`. Jittable: masks, layouts (layout.py)
 and decoding (decode.py), which the models, the trainer and the tracker read.

@@ -1,4 +1,4 @@
-"""One spatio-temporal graph per (track, frame t), built on the host (METHOD.md section 2).
+"""One spatio-temporal graph per (track, frame t), built on the host (docs/spec/method.md §2).
 
 Node layout of every graph: the history joints first, frame by frame from t-1 back to t-n and
 by joint slot within a frame, then the C candidates of the current crop in row-major grid order.

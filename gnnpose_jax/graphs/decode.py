@@ -1,10 +1,10 @@
-"""Decoding candidate probabilities into image poses (METHOD.md section 3 decoding; jittable).
+"""Decoding candidate probabilities into image poses (docs/spec/method.md §3 decoding; jittable).
 
 For joint k, P_k is the class-k probability of every candidate on the grid. The joint is at the
 argmax, refined below the cell, then mapped from candidate-grid units back to the image through
 the crop's inverse affine. Its score is P_k at the argmax. Refinement, by `radius`:
 
-- 0 (METHOD.md): 0.25 cell towards the higher neighbour along each axis that has both;
+- 0 (docs/spec/method.md §3): 0.25 cell towards the higher neighbour along each axis that has both;
 - r > 0 [ours]: the P_k-weighted mean position over the (2r + 1)^2 cells around the argmax
   (clipped to the grid). The targets mark every cell near a joint, so P_k is a plateau there
   and its local centroid finds the joint better than its argmax (docs/method.md).

@@ -4,7 +4,7 @@ Points are mapped through the 2x3 matrices with `data.transforms.apply_affine(po
 and inverted with `data.transforms.invert_affine`, and composed with
 `data.transforms.compose_affine`, the project's one copy of each.
 
-Coordinates (METHOD.md sections 2-3), each as (x, y) with x along the width:
+Coordinates (docs/spec/method.md §2-3), each as (x, y) with x along the width:
 - image: pixels of the video frame.
 - crop: pixels of an HRNet input crop; a 2x3 affine matrix maps image -> crop.
 - feature: cells of HRNet's 1/4-resolution feature grid (Hf, Wf); feature = crop / feature_stride,
@@ -33,7 +33,7 @@ class CandidateGrid:
 
     Attributes:
       feature_hw: (Hf, Wf), HRNet's feature grid of the crop (the crop size / feature_stride).
-      stride: s, a candidate every s feature cells (METHOD.md default 2).
+      stride: s, a candidate every s feature cells (docs/spec/method.md §2 default 2).
       feature_stride: crop pixels per feature cell (4 for HRNet).
     """
 
@@ -95,7 +95,7 @@ def candidate_targets(
     sigma: float = 2.0,
     threshold: float = 0.5,
 ) -> np.ndarray:
-    """Class targets of the candidates (METHOD.md section 3 loss).
+    """Class targets of the candidates (docs/spec/method.md §3 loss).
 
     With g_k the unnormalised Gaussian of GT joint k (peak 1, `sigma` in candidate cells), a
     candidate's target is argmax_k g_k when that maximum is >= threshold, else background K.

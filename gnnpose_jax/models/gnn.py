@@ -1,4 +1,4 @@
-"""The pose-dynamics GNN (METHOD.md section 3) in Flax linen (its loss: `training.losses`).
+"""The pose-dynamics GNN (docs/spec/method.md §3) in Flax linen (its loss: `training.losses`).
 
 Interface: `GnnPose(config).apply(variables, graphs, features)` returns (N, K + 1) logits for
 every node of a padded batch from `graphs.batch_graphs` (background last; only candidate rows
@@ -45,7 +45,7 @@ ATTENTION_IMPLS = ("segment", "dense")
 
 @dataclasses.dataclass(frozen=True)
 class GnnConfig:
-    """Architecture switches of the GNN; every [ours] choice of METHOD.md is one.
+    """Architecture switches of the GNN; every [ours] choice of docs/spec/method.md is one.
 
     Attributes:
       graph: the graph settings (history n, K, candidate grid and stride).

@@ -4,7 +4,7 @@ Submodule names mirror the official PyTorch state-dict keys, with `_` before eac
 component instead of `.` (`stage3_2` / `fuse_layers_1_0_0_0` for `stage3.2.fuse_layers.1.0.0.0`),
 so that `hrnet_convert.py` maps keys both ways with one rule.
 
-Numerics that matter (HRNET.md): explicit symmetric padding (XLA's 'SAME' pads stride-2 convs
+Numerics (docs/spec/hrnet.md §2): explicit symmetric padding (XLA's 'SAME' pads stride-2 convs
 (0, 1) on even inputs), nearest upsampling in the fuse layers, BatchNorm eps 1e-5 and PyTorch
 momentum 0.1 (Flax 0.9).
 

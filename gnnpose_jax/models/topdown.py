@@ -81,7 +81,7 @@ class TopDownEstimator:
       input_hw: network input `(H, W)`, the size it was trained at (its export records it).
       batch_size: the most crops per jitted call; a frame's last chunk is padded to the next
         power of two (`padded_size`).
-      flip_test: average with the mirrored crop's heatmaps (METHOD.md section 1 step 2).
+      flip_test: average with the mirrored crop's heatmaps (docs/spec/method.md §1 step 2).
       joint_layout: the network's joints, "posetrack" (ours) or "coco" (COCO-trained: `estimate`
         maps its poses into the PoseTrack slots by `joints.coco_to_posetrack`).
     """

@@ -5,7 +5,7 @@ component instead of `.` (`backbone/backbone/dark3_1/m_0` for `backbone.backbone
 `head/cls_convs_2_1` for `head.cls_convs.2.1`), so that `yolox_convert.py` maps keys both ways
 with the rule HRNet's converter uses.
 
-Numerics that matter (DETECTOR.md): explicit symmetric padding, BatchNorm eps 1e-3 (set by the
+Numerics (docs/spec/detector.md §2): explicit symmetric padding, BatchNorm eps 1e-3 (set by the
 official experiment, not stored in checkpoints), SiLU, the Focus slice order top-left,
 bottom-left, top-right, bottom-right, max-pools 5/9/13 padded with -inf, nearest ×2
 upsampling, and the eval-mode decode of `YOLOXHead.decode_outputs`. BatchNorm uses its running

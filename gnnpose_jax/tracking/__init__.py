@@ -1,4 +1,4 @@
-"""Online multi-person pose tracking (METHOD.md section 1) and its inputs and outputs.
+"""Online multi-person pose tracking (docs/spec/method.md §1) and its inputs and outputs.
 
 `OnlineTracker(estimator, config, predictor).step(frame_index, image, boxes)` tracks one frame;
 `track_sequence` runs it over a PoseTrack sequence, `FrameSource` reads the frames of a video

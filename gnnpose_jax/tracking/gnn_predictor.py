@@ -1,4 +1,4 @@
-"""The GNN as the tracker's `PosePredictor` (METHOD.md section 1 step 3, section 2).
+"""The GNN as the tracker's `PosePredictor` (docs/spec/method.md §1 step 3, §2).
 
 Crops follow the training windows exactly (`data.windows`), with the crop settings the GNN
 export stores (`CropSettings`): a history frame's crop is its emitted pose's box enlarged

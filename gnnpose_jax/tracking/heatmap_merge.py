@@ -1,4 +1,4 @@
-"""The `heatmap_average` merge rule (METHOD.md section 1 step 5): joints from averaged maps.
+"""The `heatmap_average` merge rule (docs/spec/method.md §1 step 5): joints from averaged maps.
 
 A matched prediction and estimate each carry per-joint maps (`JointMaps`): HRNet's heatmaps
 on the detection's crop (flip-averaged when flip test is on) and the GNN's candidate

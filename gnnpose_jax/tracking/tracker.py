@@ -1,4 +1,4 @@
-"""The online tracker of METHOD.md section 1: estimate, predict, match, merge, emit.
+"""The online tracker of docs/spec/method.md §1: estimate, predict, match, merge, emit.
 
 Each frame: HRNet estimates a pose per person box; a `PosePredictor` (the GNN, or a hand-set
 one in tests) predicts each active track's pose from its recent history without looking at
@@ -34,7 +34,7 @@ MERGE_RULES = ("weighted", "max", "hrnet_only", "heatmap_average")
 
 @dataclasses.dataclass(frozen=True)
 class TrackerConfig:
-    """Every threshold of the loop (METHOD.md section 1); configs set these.
+    """Every threshold of the loop (docs/spec/method.md §1); configs set these.
 
     Attributes:
       history: n, frames of history a prediction may use.
@@ -175,7 +175,7 @@ def match(similarity: np.ndarray, gate: float) -> list[tuple[int, int]]:
 
 def merge_poses(predicted: Pose, estimated: Pose, rule: str, agree: float,
                 threshold: float) -> Pose:
-    """Merges a matched prediction and estimate joint by joint (METHOD.md section 1 step 5).
+    """Merges a matched prediction and estimate joint by joint (docs/spec/method.md §1 step 5).
     Only "heatmap_average" reads maps (both poses need them); its result carries none."""
     if rule == "hrnet_only":
         return estimated

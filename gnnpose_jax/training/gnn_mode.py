@@ -1,4 +1,4 @@
-"""GNN mode: the pose-dynamics GNN trained on a frozen HRNet's features (METHOD.md section 4).
+"""GNN mode: the pose-dynamics GNN trained on a frozen HRNet's features (docs/spec/method.md §4).
 
 The frozen HRNet runs inside the jitted step on every window's n + 1 crops (BatchNorm in
 inference mode, no gradient); its variables ride in the state (`TrainState.frozen`) but never in

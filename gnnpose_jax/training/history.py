@@ -1,4 +1,4 @@
-"""HRNet-estimated history poses for GNN windows (`gnn.history_source = "hrnet"`, METHOD.md 4).
+"""HRNet-estimated GNN history poses (`gnn.history_source = "hrnet"`, docs/spec/method.md §4).
 
 At inference the GNN's history is the tracker's own output: HRNet estimates, with their errors
 and scores. With `history_source = "hrnet"` training sees the same kind of history: the frozen

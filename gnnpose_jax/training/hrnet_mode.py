@@ -1,4 +1,4 @@
-"""HRNet mode: top-down heatmap regression with BatchNorm in train mode (METHOD.md section 4)."""
+"""HRNet mode: top-down heatmap regression with BatchNorm in train mode (docs/spec/method.md §4)."""
 
 from __future__ import annotations
 

@@ -74,7 +74,7 @@ def candidate_loss(
     kind: str = "weighted_ce",
     focal_gamma: float = 2.0,
 ) -> tuple[jnp.ndarray, jnp.ndarray]:
-    """The candidate classification loss of a batch (METHOD.md section 3), unnormalised.
+    """The candidate classification loss of a batch (docs/spec/method.md §3), unnormalised.
 
     Only candidates of real graphs with a target (>= 0) count.
 

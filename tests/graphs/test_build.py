@@ -41,7 +41,7 @@ def test_nodes_follow_the_layout_and_field_definitions():
 
 
 def _expected_edges(graph, grid_shape):
-    """Edge set by the rule of METHOD.md section 2, by brute force over all node pairs."""
+    """Edge set by the rule of docs/spec/method.md §2, by brute force over all node pairs."""
     n = graph.nodes
     joint = ~n["is_candidate"]
     frames = sorted(set(n["frame"][joint]))

@@ -1,4 +1,4 @@
-"""The PyTorch reference HRNet has the official layout, counts and outputs (HRNET.md)."""
+"""The PyTorch reference HRNet has the official layout, counts and outputs (docs/spec/hrnet.md)."""
 
 import re
 
@@ -8,7 +8,7 @@ from torch import nn
 
 from tests.helpers.torch_hrnet import build_torch_hrnet, randomize_
 
-# The state-dict key patterns of HRNET.md, with BN suffixes spelled out.
+# The state-dict key patterns of docs/spec/hrnet.md §3, with BN suffixes spelled out.
 _BN = r"\.(weight|bias|running_mean|running_var|num_batches_tracked)"
 _KEY_PATTERNS = [re.compile(p + "$") for p in (
     r"conv[12]\.weight", r"bn[12]" + _BN,

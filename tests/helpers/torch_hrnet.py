@@ -1,7 +1,7 @@
 """A compact PyTorch pose HRNet with the official module tree, for parity tests and benchmarks.
 
 The module structure, and therefore every state_dict key, is that of the official
-`pose_hrnet.py` (Sun et al., CVPR 2019) as HRNET.md lists it: `conv1`/`bn1`/`conv2`/`bn2`,
+`pose_hrnet.py` (Sun et al., CVPR 2019; docs/spec/hrnet.md §1): `conv1`/`bn1`/`conv2`/`bn2`,
 `layer1.{b}` Bottlenecks (block 0 with `downsample`), `transition{1,2,3}` (None where a branch
 passes through), `stage{2,3,4}.{m}.branches.{b}.{k}` BasicBlocks and
 `stage{s}.{m}.fuse_layers.{i}.{j}` (None for i == j), and `final_layer` with a bias. The depth

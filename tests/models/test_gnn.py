@@ -82,7 +82,7 @@ def _np_mlp(p, x):
 
 
 def _reference_layer(p, h, senders, receivers, types, pos, cfg):
-    """METHOD.md section 3, one receiver and one edge type at a time, in float64."""
+    """docs/spec/method.md §3, one receiver and one edge type at a time, in float64."""
     t = 2 if cfg.typed_edges else 1
     heads, dh = cfg.heads, cfg.hidden // cfg.heads
     h = np.asarray(h, np.float64)
