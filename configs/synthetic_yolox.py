@@ -27,6 +27,7 @@ def get_config():
     config.detector.variant = "custom"
     config.detector.depth = 0.33
     config.detector.width = 0.25
+    config.detector.depthwise = False
     config.detector.input_hw = (96, 128)
     config.detector.scale_jitter = 0.2
     config.detector.l1_last_epochs = 1.0

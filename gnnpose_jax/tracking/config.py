@@ -19,10 +19,7 @@ from typing import Any
 from gnnpose_jax.errors import ConfigError
 from gnnpose_jax.graphs import GraphSpec
 from gnnpose_jax.models.run_folder import CONFIG_JSON
-from gnnpose_jax.tracking.tracker import TrackerConfig
-
-#: Tracker settings that are the GNN export's graph settings of the same name.
-FROM_GNN = ("history", "joint_threshold")
+from gnnpose_jax.tracking.tracker import FROM_GNN, TrackerConfig
 
 
 def tracker_config(section: Mapping[str, Any] | None, gnn: GraphSpec | None = None,

@@ -30,6 +30,9 @@ from gnnpose_jax.tracking.heatmap_merge import JointMaps, heatmap_average
 from gnnpose_jax.tracking.oks import oks_matrix, pose_box_area
 
 MERGE_RULES = ("weighted", "max", "hrnet_only", "heatmap_average")
+#: Settings that are the GNN export's graph settings of the same name (n, τ_joint): a run with a
+#: GNN export takes them from it (`tracking.config`), so run configs do not carry them.
+FROM_GNN = ("history", "joint_threshold")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +78,12 @@ class TrackerConfig:
     def __post_init__(self):
         if self.merge not in MERGE_RULES:
             raise ConfigError(f"tracker.merge: expected one of {MERGE_RULES}, got {self.merge!r}")
+
+
+def config_section_defaults() -> dict[str, Any]:
+    """`TrackerConfig`'s defaults less `FROM_GNN`: the `tracker` section of every run config."""
+    defaults = dataclasses.asdict(TrackerConfig())
+    return {k: v for k, v in defaults.items() if k not in FROM_GNN}
 
 
 class Pose(NamedTuple):

@@ -4,7 +4,7 @@
   it (absl would raise a bare AttributeError, often without a suggestion).
 - `pin_workdir_config` stores the config as `WORKDIR/config.json` on the first run and, on a
   resume, refuses a config that differs from the stored one in anything that changes what the
-  run computes, saying which keys differ.
+  run computes (`is_computed`: the keys its mode reads), saying which keys differ.
 """
 
 from __future__ import annotations
@@ -29,6 +29,18 @@ from gnnpose_jax.models.run_folder import CONFIG_JSON
 RUNTIME_KEYS = ("log_every_steps", "progress_bar", "data.num_workers", "checkpoint_every_steps",
                 "checkpoint_every_epochs", "keep_checkpoints", "eval_every_steps",
                 "eval_every_epochs", "num_train_steps", "num_epochs", "data.root")
+#: The sections of a run config each mode reads, besides the top-level keys and
+#: `COMMON_SECTIONS`; the others never change a run of that mode.
+MODE_SECTIONS = {"hrnet": ("hrnet", "augment"), "gnn": ("hrnet", "gnn", "augment"),
+                 "detector": ("detector", "augment")}
+#: The sections every mode reads.
+COMMON_SECTIONS = ("data", "optimizer")
+#: Sections read at inference only (`tracking.config`), never by training.
+INFERENCE_SECTIONS = ("tracker",)
+#: The `detector.variant` that reads `CUSTOM_DETECTOR_KEYS`; an official variant brings its own
+#: values and leaves these keys unset (`training.detector_mode.architecture`).
+CUSTOM_VARIANT = "custom"
+CUSTOM_DETECTOR_KEYS = ("depth", "width", "depthwise")
 _OVERRIDE_PREFIX = "--config."
 
 
@@ -130,14 +142,34 @@ def to_json(config: ml_collections.ConfigDict) -> dict[str, Any]:
     return json.loads(config.to_json())
 
 
+def is_computed(key: str, config: ml_collections.ConfigDict | dict[str, Any]) -> bool:
+    """Whether the dotted `key` changes what a run of `config` computes.
+
+    True for the top-level keys and those of the sections its mode reads (`MODE_SECTIONS`,
+    `COMMON_SECTIONS`; an unknown mode reads every section), except `RUNTIME_KEYS`, the
+    `INFERENCE_SECTIONS`, and `CUSTOM_DETECTOR_KEYS` unless `detector.variant` is "custom".
+    """
+    if key in RUNTIME_KEYS:
+        return False
+    if "." not in key:
+        return True
+    section, leaf = key.split(".", 1)
+    modes = MODE_SECTIONS.get(config["mode"])
+    if section in INFERENCE_SECTIONS or (modes is not None
+                                         and section not in (*COMMON_SECTIONS, *modes)):
+        return False
+    if section == "detector" and leaf in CUSTOM_DETECTOR_KEYS:
+        return config["detector"]["variant"] == CUSTOM_VARIANT
+    return True
+
+
 def _differences(stored: dict[str, Any], current: dict[str, Any]) -> list[str]:
-    """`key: stored -> current` for every computation-relevant key that differs."""
+    """`key: stored -> current` for every key that differs and changes what the current
+    config's run computes (`is_computed`)."""
     a, b = flatten(stored), flatten(current)
     out = []
     for key in sorted(set(a) | set(b)):
-        if key in RUNTIME_KEYS or key.startswith("tracker."):
-            continue
-        if a.get(key, "<absent>") != b.get(key, "<absent>"):
+        if is_computed(key, current) and a.get(key, "<absent>") != b.get(key, "<absent>"):
             out.append(f"{key}: {a.get(key, '<absent>')!r} -> {b.get(key, '<absent>')!r}")
     return out
 

@@ -28,10 +28,10 @@ from gnnpose_jax.evaluation.box_ap import box_ap
 from gnnpose_jax.models import pretrained, run_folder
 from gnnpose_jax.models.yolox import PRESETS, STRIDES, YOLOX, YoloxConfig
 from gnnpose_jax.training import checkpoints, inputs, schedules, steps
+from gnnpose_jax.training.config import CUSTOM_DETECTOR_KEYS, CUSTOM_VARIANT
 from gnnpose_jax.training.state import TrainState, create_state, run_once
 from gnnpose_jax.training.task import SumMetrics, Task
 
-CUSTOM = "custom"
 #: The exported checkpoint is the validated one of highest box AP@0.5 (not lowest loss).
 SELECTION = checkpoints.Selection("box_ap50", "max")
 #: The official head init: class and objectness logits start at this probability.
@@ -39,15 +39,32 @@ PRIOR_PROB = 0.01
 
 
 def architecture(config: ml_collections.ConfigDict) -> YoloxConfig:
-    """The `YoloxConfig` of the config's `detector` section (input size: the larger side)."""
+    """The `YoloxConfig` of the config's `detector` section (input size: the larger side).
+
+    An official `detector.variant` brings its own depth, width and conv flavour, and
+    `detector.depth`, `width` and `depthwise` must stay unset (None); "custom" reads all three.
+    """
     det = config.detector
-    if det.variant == CUSTOM:
+    if det.variant == CUSTOM_VARIANT:
+        for key in CUSTOM_DETECTOR_KEYS:
+            if det[key] is None:
+                raise ConfigError(f"detector.{key} is unset: detector.variant 'custom' reads "
+                                  f"detector.{', detector.'.join(CUSTOM_DETECTOR_KEYS)}")
+        if not (det.depth > 0 and det.width > 0):
+            raise ConfigError(f"detector.depth {det.depth!r} and detector.width {det.width!r} "
+                              "must be positive")
         base = YoloxConfig(depth=det.depth, width=det.width, depthwise=det.depthwise)
     elif det.variant in PRESETS:
         base = PRESETS[det.variant]
+        for key in CUSTOM_DETECTOR_KEYS:
+            if det[key] is not None:
+                raise ConfigError(
+                    f"detector.{key} {det[key]!r} is read only by detector.variant 'custom' "
+                    f"(variant {det.variant!r} has {key} {getattr(base, key)!r}): leave it "
+                    "unset or set detector.variant=custom")
     else:
         raise ConfigError(f"detector.variant {det.variant!r} must be one of "
-                          f"{(*PRESETS, CUSTOM)}")
+                          f"{(*PRESETS, CUSTOM_VARIANT)}")
     if isinstance(det.num_classes, bool) or not isinstance(det.num_classes, int) \
             or det.num_classes < 1:
         raise ConfigError(f"detector.num_classes {det.num_classes!r} must be a positive integer")
