@@ -1,4 +1,5 @@
-"""Train HRNet (top-down heatmaps) or the pose-dynamics GNN from an ml_collections config.
+"""Train HRNet (top-down heatmaps), the pose-dynamics GNN or the YOLOX person detector from an
+ml_collections config (`config.mode`: `hrnet`, `gnn` or `detector`).
 
     python train.py --config configs/NAME.py --workdir DIR [--config.KEY=VALUE ...]
 

@@ -1,6 +1,6 @@
 """The YOLOX forward: the jitted Flax model against the PyTorch reference, side by side.
 
-The reference is tests/helpers/torch_yolox.py, the official module tree. Both run in this process on
+The reference is benchmarks/torch_yolox.py, the official module tree. Both run in this process on
 the same seeded weights (converted to Flax by the library) and the same letterboxed input,
 alternately, after warm-up; the figure is the median of `--repeats` runs. One row per
 (variant, batch, JAX graph) with the JAX/PyTorch time ratio (< 1: JAX is faster), compile time
@@ -24,9 +24,9 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from timing import alternate  # noqa: E402
+from torch_yolox import YOLOX, randomize_  # noqa: E402
 
 from gnnpose_jax.models import yolox, yolox_convert  # noqa: E402
-from tests.helpers.torch_yolox import YOLOX, randomize_  # noqa: E402
 
 
 def main() -> None:

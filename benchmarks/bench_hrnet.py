@@ -25,9 +25,9 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from timing import alternate  # noqa: E402
+from torch_hrnet import build_torch_hrnet, randomize_  # noqa: E402
 
 from gnnpose_jax.models import hrnet, hrnet_convert  # noqa: E402
-from tests.helpers.torch_hrnet import build_torch_hrnet, randomize_  # noqa: E402
 
 GFLOPS_W32_384x288 = 16.0  # per image, docs/spec/hrnet.md §4
 

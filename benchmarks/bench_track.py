@@ -113,9 +113,10 @@ def random_checkpoints(directory: Path, width: int, variant: str, box: float) ->
     person boxes `box` × S wide and high, and an HRNet-W{width} named for 384x288 crops."""
     sys.path.insert(0, str(ROOT))
 
+    from random_weights import write_hrnet_pth, write_yolox_pth
+
     from gnnpose_jax.models.hrnet import HRNetConfig
     from gnnpose_jax.models.yolox import PRESETS
-    from tests.helpers.torch_weights import write_hrnet_pth, write_yolox_pth
 
     yolox_pth = directory / f"yolox_{variant}.pth"
     write_yolox_pth(yolox_pth, PRESETS[variant], box=(box, box))

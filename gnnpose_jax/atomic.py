@@ -1,7 +1,10 @@
 """Atomic writes with the usual permissions: one helper for every file and folder we write.
 
 Whatever the project writes appears whole or not at all: the content goes to a hidden
-temporary sibling first and is renamed into place. Unlike `tempfile.mkstemp` and `mkdtemp`
+temporary sibling first and is renamed into place. This module is the project's one place for
+that: files (`atomic_file`, `write_bytes`, `write_text`, `PendingFile` for a writer held open),
+new folders (`atomic_dir`), folders swapped in for old ones (`replace_dir`) and results of
+several paths changed together (`atomic_paths`). Unlike `tempfile.mkstemp` and `mkdtemp`
 (modes 0600 and 0700), the temporaries get the mode that a plain `open()` or `mkdir` gives
 under the process's umask, so the result reads like any other tool's output.
 """
@@ -12,7 +15,7 @@ import contextlib
 import os
 import secrets
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 
@@ -34,19 +37,36 @@ def temporary_sibling(path: str | os.PathLike) -> Path:
             continue
 
 
+class PendingFile:
+    """A temporary sibling (`tmp`) of `path` to write, which `commit()` renames onto `path` and
+    `discard()` deletes: `atomic_file` for a writer held open across calls (a video written
+    frame by frame). Until one of them runs, `path` is left as it was."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.tmp = temporary_sibling(self.path)
+
+    def commit(self) -> None:
+        """Replaces `path` with the written file."""
+        os.replace(self.tmp, self.path)
+
+    def discard(self) -> None:
+        """Deletes the temporary file; `path` stays as it was."""
+        self.tmp.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
     """Yields a temporary path to write; it replaces `path` if the block ends without error.
 
     On any exception the temporary file is deleted and `path` is left as it was.
     """
-    path = Path(path)
-    tmp = temporary_sibling(path)
+    pending = PendingFile(path)
     try:
-        yield tmp
-        os.replace(tmp, path)
+        yield pending.tmp
+        pending.commit()
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        pending.discard()
         raise
 
 
@@ -83,7 +103,8 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def atomic_paths(targets: Iterable[str | os.PathLike]) -> Iterator[list[Path]]:
+def atomic_paths(targets: Iterable[str | os.PathLike], publish: bool = True
+                 ) -> Iterator[list[Path]]:
     """Yields a temporary path per target; all replace their targets if the block succeeds.
 
     For a result made of several files and folders that must change together. The temporary
@@ -91,7 +112,8 @@ def atomic_paths(targets: Iterable[str | os.PathLike]) -> Iterator[list[Path]]:
     name; they lie in a hidden staging folder in the targets' common parent. The targets are
     then replaced one by one, an existing one first moved aside: if a rename fails, those
     already made are undone and the old targets survive (all or none, short of a crash between
-    the renames). The staging folder, with the old targets, is deleted in every case.
+    the renames). The staging folder, with the old targets, is deleted in every case. With
+    `publish=False` nothing is replaced: what the block wrote is a scratch copy, deleted.
     """
     targets = [Path(t).absolute() for t in targets]
     parent = Path(os.path.commonpath([t.parent for t in targets]))
@@ -109,6 +131,8 @@ def atomic_paths(targets: Iterable[str | os.PathLike]) -> Iterator[list[Path]]:
             (stage / str(i)).mkdir()
             news.append(stage / str(i) / target.name)
         yield news
+        if not publish:
+            return
         aside = stage / "old"
         aside.mkdir()
         undo = []
@@ -126,3 +150,17 @@ def atomic_paths(targets: Iterable[str | os.PathLike]) -> Iterator[list[Path]]:
             raise
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def replace_dir(target: str | os.PathLike, write: Callable[[Path], None],
+                publish: bool = True) -> None:
+    """Runs `write(new)` and swaps the folder it wrote at `new` in for `target`, whole.
+
+    `new` does not exist yet and lies in a hidden staging folder beside `target` (one file
+    system, so the swap is a rename); an existing `target` is replaced only once `write` has
+    returned, so a reader sees the old folder or the new one, never a mix.
+    With `publish=False` the folder is a scratch copy, deleted (for the processes of a
+    multi-process run that take part in a collective save that process 0 publishes).
+    """
+    with atomic_paths([target], publish) as (new,):
+        write(new)

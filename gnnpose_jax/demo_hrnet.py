@@ -1,9 +1,15 @@
 """HRNet on real PoseTrack frames: detection boxes → top-down poses → skeleton PNGs.
 
-    python -m gnnpose_jax.demo_hrnet --out demo_out/hrnet [--checkpoint DIR]
+    python -m gnnpose_jax.demo_hrnet SAMPLES --out demo_out/hrnet [--checkpoint CKPT]
 
-Without `--checkpoint` the weights are random (the poses mean nothing, the path is real);
-with a directory made by `python -m convert_weights` the official weights are used.
+SAMPLES is a folder in the PoseTrack samples' layout: `annotations/test_posetrack18_val.json`
+(the frames), `annotations/test_posetrack18_human_detections.json` (their person boxes) and the
+images those name. Without `--checkpoint` the weights are random (the poses mean nothing, the
+path is real). CKPT is what `track --hrnet` takes, loaded the same way
+(`models.pretrained.load_pose_network`): a folder made by `python -m convert_weights` or a
+training run's HRNet export, or an official `.pth`/`.safetensors`. A COCO-trained network's
+eyes are mapped to PoseTrack's head joints (`joints.coco_to_posetrack`), so the skeleton's head
+is PoseTrack's, not two eyes.
 """
 
 from __future__ import annotations
@@ -15,33 +21,51 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from gnnpose_jax.cli import run_cli
+from gnnpose_jax.cli import check_writable, run_cli
 from gnnpose_jax.data import posetrack, transforms
+from gnnpose_jax.data.joints import JOINT_LAYOUTS
 from gnnpose_jax.errors import DataError
 from gnnpose_jax.models import hrnet
-from gnnpose_jax.models.pretrained import DEFAULT_INPUT_HW
+from gnnpose_jax.models.pretrained import DEFAULT_INPUT_HW, load_pose_network
 from gnnpose_jax.models.topdown import TopDownEstimator
 from gnnpose_jax.viz.draw import draw_pose, track_colour, write_png
 
-DEFAULT_SAMPLES = Path(__file__).resolve().parents[2] / "shared/data/posetrack18_samples"
+ANNOTATIONS = "annotations/test_posetrack18_val.json"
+DETECTIONS = "annotations/test_posetrack18_human_detections.json"
+
+
+def sample_files(samples: Path) -> tuple[Path, Path]:
+    """The samples' annotation and detection files; a one-line DataError if either is absent."""
+    if not samples.is_dir():
+        raise DataError(f"{samples}: no such folder (expected the PoseTrack samples, holding "
+                        f"{ANNOTATIONS}, {DETECTIONS} and the images they name)")
+    files = samples / ANNOTATIONS, samples / DETECTIONS
+    for path in files:
+        if not path.is_file():
+            raise DataError(f"{path}: not found (expected the PoseTrack samples layout)")
+    return files
+
+
+def pose_estimator(checkpoint: Path | None, joint_layout: str | None, batch_size: int
+                   ) -> TopDownEstimator:
+    """Top-down HRNet from `checkpoint` through the pose-network loader (its crop size and joint
+    layout apply), else HRNet-W32 with random weights at the default crop size."""
+    if checkpoint is None:
+        module, variables = hrnet.init_hrnet(hrnet.W32, jax.random.key(0), DEFAULT_INPUT_HW)
+        print("HRNet-W32 with random weights (pass --checkpoint for real ones)")
+        return TopDownEstimator(module, variables, DEFAULT_INPUT_HW, batch_size)
+    network = load_pose_network(checkpoint, joint_layout)
+    print(network.describe())
+    return TopDownEstimator(network.module, network.variables, network.input_hw, batch_size,
+                            joint_layout=network.joint_layout)
 
 
 def run_demo(samples: Path, out: Path, checkpoint: Path | None, min_score: float,
-             input_hw: tuple[int, int], batch_size: int) -> list[Path]:
-    """Draws HRNet poses for every detection ≥ `min_score` on the samples' frames, in crops of
-    the checkpoint's recorded input size (else `input_hw`)."""
-    annotations = samples / "annotations/test_posetrack18_val.json"
-    detections_path = samples / "annotations/test_posetrack18_human_detections.json"
-    for path in (annotations, detections_path):
-        if not path.is_file():
-            raise DataError(f"{path}: not found (expected the PoseTrack samples layout)")
-    if checkpoint is None:
-        module, variables = hrnet.init_hrnet(hrnet.W32, jax.random.key(0), input_hw)
-        print("HRNet-W32 with random weights (pass --checkpoint for real ones)")
-    else:
-        module, variables = hrnet.load_hrnet(checkpoint)
-        input_hw = tuple(hrnet.read_hrnet_json(checkpoint).get("input_hw") or input_hw)
-    estimator = TopDownEstimator(module, variables, input_hw, batch_size)
+             batch_size: int, joint_layout: str | None = None) -> list[Path]:
+    """Draws HRNet poses, in PoseTrack's joint slots, for every detection ≥ `min_score` on the
+    samples' frames; returns the PNGs written into `out`."""
+    annotations, detections_path = sample_files(samples)
+    estimator = pose_estimator(checkpoint, joint_layout, batch_size)
     detections = posetrack.read_detections(detections_path)
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -68,14 +92,20 @@ def run_demo(samples: Path, out: Path, checkpoint: Path | None, min_score: float
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--samples", type=Path, default=DEFAULT_SAMPLES)
+    parser.add_argument("samples", type=Path, metavar="SAMPLES",
+                        help="the PoseTrack samples folder (layout above)")
     parser.add_argument("--out", type=Path, default=Path("demo_out/hrnet"))
-    parser.add_argument("--checkpoint", type=Path, default=None)
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help="a pose HRNet: converted folder, run export, or official file")
+    parser.add_argument("--joints", choices=JOINT_LAYOUTS,
+                        help="the checkpoint's joint layout; default: what its hrnet.json "
+                             "records, else posetrack if its name says so, else coco")
     parser.add_argument("--min-score", type=float, default=0.5)
     parser.add_argument("--batch-size", type=int, default=8)
     args = parser.parse_args()
-    run_demo(args.samples, args.out, args.checkpoint, args.min_score, DEFAULT_INPUT_HW,
-             args.batch_size)
+    check_writable(args.out, "--out", folder=True)
+    run_demo(args.samples, args.out, args.checkpoint, args.min_score, args.batch_size,
+             args.joints)
 
 
 if __name__ == "__main__":

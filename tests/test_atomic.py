@@ -115,3 +115,60 @@ def test_a_failed_block_or_rename_keeps_every_old_target(tmp_path, monkeypatch):
         write(*news)
     assert (folder / "x").read_text() == "old" and file.read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "f.json"]
+
+
+def test_a_pending_file_changes_its_path_only_on_commit(tmp_path):
+    path = tmp_path / "clip.mp4"
+    path.write_text("old")
+    pending = atomic.PendingFile(path)
+    assert pending.tmp.suffix == ".mp4" and pending.tmp.parent == tmp_path
+    pending.tmp.write_text("new")
+    assert path.read_text() == "old"
+    pending.commit()
+    assert path.read_text() == "new" and not pending.tmp.exists()
+    dropped = atomic.PendingFile(path)
+    dropped.tmp.write_text("half")
+    dropped.discard()
+    assert path.read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
+
+
+def _folder(path, text: str) -> None:
+    path.mkdir()
+    (path / "weights").write_text(text)
+
+
+def test_replace_dir_swaps_the_whole_folder_in(tmp_path, umask_022):
+    target = tmp_path / "run" / "hrnet"
+    target.parent.mkdir()
+    _folder(target, "old")
+    (target / "stale").write_text("only in the old export")
+
+    def write(new):
+        assert not new.exists() and new.name == "hrnet" and target.parent in new.parents
+        _folder(new, "new")
+        assert (target / "weights").read_text() == "old"  # readers still see the old one
+
+    atomic.replace_dir(target, write)
+    assert sorted(p.name for p in target.iterdir()) == ["weights"]
+    assert (target / "weights").read_text() == "new" and _mode(target) == 0o755
+    assert [p.name for p in target.parent.iterdir()] == ["hrnet"]  # no staging left
+    atomic.replace_dir(tmp_path / "fresh", lambda new: _folder(new, "first"))
+    assert (tmp_path / "fresh" / "weights").read_text() == "first"
+
+
+def test_replace_dir_keeps_the_old_folder_on_failure_or_scratch(tmp_path):
+    target = tmp_path / "gnn"
+    _folder(target, "old")
+
+    def fail(new):
+        _folder(new, "half")
+        raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError):
+        atomic.replace_dir(target, fail)
+    written = []
+    atomic.replace_dir(target, lambda new: written.append(_folder(new, "scratch")), publish=False)
+    assert written and (target / "weights").read_text() == "old"
+    atomic.replace_dir(tmp_path / "absent", lambda new: _folder(new, "x"), publish=False)
+    assert [p.name for p in tmp_path.iterdir()] == ["gnn"]

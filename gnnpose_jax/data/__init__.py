@@ -5,8 +5,9 @@ Re-exported here: the joint layout (`joints`), the PoseTrack records `Frame`, `P
 stays cheap (NumPy only): evaluation reads PoseTrack files through it without OpenCV, TFDS or
 JAX. Import the other modules themselves: `posetrack`, `posetrack21` (PoseTrack files),
 `transforms` (affines, crops, heatmap decoding; OpenCV), `topdown_samples` and `windows`
-(training samples), `tfds_posetrack` (TFDS builders), `pipeline` (grain loaders) and
-`synthetic` (the synthetic world).
+(training samples), `frame_records` and `sequence_index` (the record layout and its index),
+`tfds_posetrack` (TFDS builders), `pipeline` (grain loaders) and `synthetic` (the synthetic
+world).
 """
 
 from gnnpose_jax.data.folders import data_root, manual_folder, posetrack_folder

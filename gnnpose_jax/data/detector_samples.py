@@ -8,7 +8,7 @@ scale jitter (r times U(1 − s, 1 + s); a frame larger than the canvas is cut a
 bottom). Mosaic, mixup and random affine are not implemented. Boxes are clipped to the visible
 image and dropped when a side is at most 1 pixel (as officially), then the largest G are kept.
 
-Person boxes come from the record (`tfds_posetrack`): the annotation's box, else the tight box
+Person boxes come from the record (`frame_records`): the annotation's box, else the tight box
 of the annotated joints; a person with fewer than `min_visible_joints` visible joints (flag > 0)
 is not a target (the synthetic world's people hidden behind an occluder have a box but nothing
 to see). Ignore regions (unannotated people, e.g. the synthetic world's standing crowds) are
@@ -28,7 +28,8 @@ from typing import Any, NamedTuple
 import cv2
 import numpy as np
 
-from gnnpose_jax.data.tfds_posetrack import SequenceIndex, ignore_polygons
+from gnnpose_jax.data.frame_records import ignore_polygons
+from gnnpose_jax.data.sequence_index import SequenceIndex
 
 LETTERBOX_FILL = 114
 PERSON = 0

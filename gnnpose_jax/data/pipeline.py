@@ -1,6 +1,6 @@
 """Grain input pipelines: record sources, per-person and per-window samples, pmap-shaped batches.
 
-A `RecordSource` gives random access to frame records (the layout of `tfds_posetrack`) and the
+A `RecordSource` gives random access to frame records (the layout of `frame_records`) and the
 split's `SequenceIndex`, from a prepared TFDS dataset (`tfds_source`) or straight from a
 PoseTrack folder such as a synthetic world (`folder_source`). The sampling units are small
 integer references, enumerated from the index without decoding a record:
@@ -42,14 +42,9 @@ import jax
 import numpy as np
 from absl import flags
 
-from gnnpose_jax.data import (
-    detector_samples,
-    tfds_posetrack,
-    topdown_samples,
-    transforms,
-    windows,
-)
-from gnnpose_jax.data.tfds_posetrack import RecordLayout, SequenceIndex
+from gnnpose_jax.data import detector_samples, topdown_samples, transforms, windows
+from gnnpose_jax.data.frame_records import RecordLayout, SplitPlan
+from gnnpose_jax.data.sequence_index import SequenceIndex, load_index
 from gnnpose_jax.errors import ConfigError, DataError
 
 
@@ -105,7 +100,7 @@ def tfds_source(builder: Any, split: str) -> RecordSource:
     if split not in sources:
         raise DataError(f"{builder.data_dir}: no split {split!r} (expected one of "
                         f"{', '.join(sorted(sources))})")
-    return RecordSource(sources[split], tfds_posetrack.load_index(builder, split),
+    return RecordSource(sources[split], load_index(builder, split),
                        f"{builder.data_dir} [{split}]")
 
 
@@ -129,7 +124,7 @@ def folder_source(root: str | os.PathLike, split: str, layout: RecordLayout | No
     if not ann_dir.is_dir():
         raise DataError(f"{ann_dir}: folder not found; expected a PoseTrack folder with "
                         f"annotations/{split}/*.json and the images they name")
-    plan = tfds_posetrack.SplitPlan(root, split, layout or RecordLayout())
+    plan = SplitPlan(root, split, layout or RecordLayout())
     return RecordSource(plan, plan.index, f"{root} [{split}]")
 
 

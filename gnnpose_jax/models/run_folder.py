@@ -11,23 +11,21 @@ A training run's folder (WORKDIR) holds:
 - `config.json`: the run config (`training.config.pin_workdir_config`), whose `tracker`
   section `track` reads.
 
-An export replaces the previous one atomically: the new folder is written beside it and swapped
-in, so a reader never sees half an export. Orbax saves are collective in a multi-process run,
-so every process calls the export functions: process 0 writes the export, the others write a
-scratch copy that they delete.
+An export replaces the previous one atomically (`atomic.replace_dir`): the new folder is written
+beside it and swapped in, so a reader never sees half an export. Orbax saves are collective in a
+multi-process run, so every process calls the export functions: process 0 writes the export,
+the others write a scratch copy that they delete.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import jax
 
+from gnnpose_jax import atomic
 from gnnpose_jax.data.transforms import BOX_ENLARGE
 from gnnpose_jax.data.windows import TRACK_ENLARGE
 from gnnpose_jax.models.gnn import GnnConfig
@@ -45,23 +43,8 @@ __all__ = ["CONFIG_JSON", "GNN_EXPORT", "HRNET_EXPORT", "YOLOX_EXPORT", "export_
 
 
 def _replace_dir(target: Path, write: Callable[[Path], None]) -> None:
-    """Runs `write(new_folder)` beside `target`, then swaps the result in for `target`.
-
-    On processes other than 0, `write` runs into a scratch folder that is then deleted.
-    """
-    target = target.absolute()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    old = staging.with_name(staging.name + ".old")
-    try:
-        write(staging / "new")
-        if jax.process_index() == 0:
-            if target.exists():
-                os.replace(target, old)
-            os.replace(staging / "new", target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
+    """`atomic.replace_dir`, published by process 0 only (the others write a scratch copy)."""
+    atomic.replace_dir(target, write, publish=jax.process_index() == 0)
 
 
 def export_hrnet(directory: str | Path, config: HRNetConfig, variables: dict[str, Any],

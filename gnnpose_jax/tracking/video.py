@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -114,15 +113,16 @@ def render(image: np.ndarray, outputs: list[TrackedPose], joint_threshold: float
 
 
 class VideoWriter:
-    """Writes RGB frames to an MP4 (mp4v) that appears at `path` only when closed whole."""
+    """Writes RGB frames to an MP4 (mp4v) that appears at `path` only when closed whole
+    (`atomic.PendingFile`)."""
 
     def __init__(self, path: str | Path, fps: float, size_wh: tuple[int, int]):
         self.path = Path(path)
-        self.tmp = atomic.temporary_sibling(self.path)
-        self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps,
-                                      size_wh)
+        self.pending = atomic.PendingFile(self.path)
+        self.writer = cv2.VideoWriter(str(self.pending.tmp), cv2.VideoWriter_fourcc(*"mp4v"),
+                                      fps, size_wh)
         if not self.writer.isOpened():
-            self.tmp.unlink(missing_ok=True)
+            self.pending.discard()
             raise DataError(f"{self.path}: cannot write a video here")
 
     def write(self, image_rgb: np.ndarray) -> None:
@@ -132,9 +132,9 @@ class VideoWriter:
         """Finishes the file and moves it into place (or deletes it if `keep` is False)."""
         self.writer.release()
         if keep:
-            os.replace(self.tmp, self.path)
+            self.pending.commit()
         else:
-            self.tmp.unlink(missing_ok=True)
+            self.pending.discard()
 
 
 class Renderer:

@@ -1,4 +1,5 @@
-"""Training: pmapped steps for HRNet and GNN modes, schedules, checkpoints, metric writers.
+"""Training: pmapped steps for the HRNet, GNN and detector (YOLOX) modes, schedules,
+checkpoints, metric writers.
 
 `train_and_evaluate(config, workdir)` is the whole of `python train.py`.
 """

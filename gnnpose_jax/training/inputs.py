@@ -1,4 +1,5 @@
-"""The training package's view of the data: sources, loaders and step batches for both modes.
+"""The training package's view of the data: sources, loaders and step batches for every mode
+(HRNet, GNN, detector).
 
 Adapts `data.pipeline` (grain loaders of `TopDownSample` / `TrackletWindow` /
 `DetectorSample` batches shaped (local devices, per-device batch, ...)) to the step contracts of

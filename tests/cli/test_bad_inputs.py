@@ -160,10 +160,11 @@ def _negative_running_var(ctx):
 
 def _checkpoints(ctx):
     """tmp/yolox.pth and tmp/hrnet.pth: tiny random official-layout YOLOX and pose HRNet."""
-    from tests.helpers.torch_weights import write_hrnet_pth, write_yolox_pth
+    from benchmarks.random_weights import write_hrnet_pth, write_yolox_pth
+    from tests.helpers.tiny_runs import DENSE, TINY
 
-    write_yolox_pth(ctx.tmp / "yolox.pth")
-    write_hrnet_pth(ctx.tmp / "hrnet.pth")
+    write_yolox_pth(ctx.tmp / "yolox.pth", DENSE)
+    write_hrnet_pth(ctx.tmp / "hrnet.pth", TINY)
 
 
 def _converted_yolox(ctx):
@@ -176,7 +177,7 @@ def _converted_yolox(ctx):
 
 def _resnet_pth(ctx):
     """tmp/resnet.pth: a SimpleBaseline-style pose network (ResNet + deconvolutions)."""
-    from tests.helpers.torch_weights import write_pth
+    from benchmarks.random_weights import write_pth
 
     _checkpoints(ctx)
     rng = np.random.default_rng(0)
@@ -188,8 +189,8 @@ def _resnet_pth(ctx):
 
 def _yolox_of_mixed_widths(ctx):
     """tmp/mixed.pth: a tiny YOLOX whose first head stem is of a twice wider variant."""
+    from benchmarks.random_weights import write_pth
     from gnnpose_jax.models.torch_files import load_state_dict
-    from tests.helpers.torch_weights import write_pth
 
     _checkpoints(ctx)
     state = load_state_dict(ctx.tmp / "yolox.pth")
@@ -209,8 +210,8 @@ def _hrnet_folder_of_another_width(ctx):
 
 def _mpii_hrnet(ctx):
     """tmp/mpii.pth: a pose HRNet with MPII's 16 joints."""
+    from benchmarks.random_weights import write_hrnet_pth
     from tests.helpers.tiny_runs import TINY
-    from tests.helpers.torch_weights import write_hrnet_pth
 
     _checkpoints(ctx)
     write_hrnet_pth(ctx.tmp / "mpii.pth", dataclasses.replace(TINY, num_joints=16))

@@ -8,8 +8,8 @@ import sys
 import pytest
 import torch
 
+from benchmarks.torch_hrnet import build_torch_hrnet, randomize_
 from gnnpose_jax.models import hrnet
-from tests.helpers.torch_hrnet import build_torch_hrnet, randomize_
 
 # A tiny width that also exercises every depth option (not the official depth anywhere).
 TINY = hrnet.HRNetConfig(width=8, num_joints=15, stem_channels=16, layer1_blocks=2,

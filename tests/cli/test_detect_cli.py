@@ -17,18 +17,12 @@ import cv2
 import numpy as np
 import pytest
 
+from benchmarks.random_weights import write_hrnet_pth, write_yolox_pth, yolox_variables
 from gnnpose_jax.data import posetrack
 from gnnpose_jax.models import hrnet, hrnet_convert, pretrained, yolox, yolox_convert
 from gnnpose_jax.tracking.split import load_models
 from gnnpose_jax.tracking.video import FrameSource
-from tests.helpers.tiny_runs import build_world_and_workdir
-from tests.helpers.torch_weights import (
-    DENSE,
-    HRNET_PTH,
-    write_hrnet_pth,
-    write_yolox_pth,
-    yolox_variables,
-)
+from tests.helpers.tiny_runs import DENSE, HRNET_PTH, TINY, build_world_and_workdir
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIP_DIR = ROOT.parent / "shared/data/posetrack18_samples/videos/000001_mpiinew_test"
@@ -41,10 +35,10 @@ CLIP_BOXES = ROOT / "benchmarks/data/000001_mpiinew_test_boxes.json"
 def setup(tmp_path_factory):
     """Checkpoints (official-layout files and converted folders), a world and a run folder."""
     base = tmp_path_factory.mktemp("detect_cli")
-    write_yolox_pth(base / "yolox_dense.pth")
+    write_yolox_pth(base / "yolox_dense.pth", DENSE)
     yolox.save_yolox(base / "yolox_small", DENSE, yolox_variables(DENSE))
     yolox.save_yolox(base / "yolox_nobody", DENSE, yolox_variables(DENSE, person=False))
-    write_hrnet_pth(base / HRNET_PTH)
+    write_hrnet_pth(base / HRNET_PTH, TINY)
     world, workdir = build_world_and_workdir(base)
     return {"base": base, "world": world, "workdir": workdir}
 

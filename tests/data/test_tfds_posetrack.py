@@ -1,5 +1,5 @@
-"""TFDS builders without TensorFlow: synthetic, PoseTrack 2017/2018 and PoseTrack21 frame records,
-the index."""
+"""TFDS builders without TensorFlow: synthetic, PoseTrack 2017/2018 and PoseTrack21 frame records
+(`frame_records`), the index (`sequence_index`)."""
 
 import json
 import os
@@ -13,9 +13,11 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from gnnpose_jax.data import pipeline, posetrack, types
+from gnnpose_jax.data import frame_records, pipeline, posetrack
 from gnnpose_jax.data import posetrack21 as pt21
 from gnnpose_jax.data import tfds_posetrack as tp
+from gnnpose_jax.data.folders import SPLITS
+from gnnpose_jax.data.sequence_index import load_index
 from gnnpose_jax.errors import DataError
 
 SEQUENCES = ("003418_mpii_test", "009473_mpii_test", "012834_mpii_test")
@@ -40,6 +42,7 @@ def _manual_folder(samples: Path, root: Path) -> Path:
 _BUILD_SCRIPT = textwrap.dedent("""
     import json, sys
     from gnnpose_jax.data import pipeline, tfds_posetrack as tp
+    from gnnpose_jax.data.sequence_index import load_index
     synthetic = tp.prepare(tp.SyntheticPosetrack, sys.argv[1], config="tiny")
     real = tp.prepare(tp.Posetrack18, sys.argv[2], manual_dir=sys.argv[3])
     counts = {}
@@ -47,7 +50,7 @@ _BUILD_SCRIPT = textwrap.dedent("""
         for split, source in builder.as_data_source().items():
             records = [source[i] for i in range(len(source))]
             counts[f"{name}/{split}"] = len(records)
-            tp.load_index(builder, split)
+            load_index(builder, split)
     frames = pipeline.tfds_source(synthetic, "train")
     frames.image(frames[0])
     print(json.dumps({"tensorflow": "tensorflow" in sys.modules, "counts": counts}))
@@ -111,7 +114,7 @@ def test_synthetic_records_follow_the_annotations(built, split):
             assert people["track_id"][slot] == person.track_id
             np.testing.assert_allclose(people["box"][slot], person.box, atol=1e-3)
         assert not people["keypoints"][len(frame.people):].any()
-        assert (people["track_id"][len(frame.people):] == tp.NO_TRACK).all()
+        assert (people["track_id"][len(frame.people):] == frame_records.NO_TRACK).all()
         dets = detections.get(frame.image_id, np.zeros((0, 5)))
         assert record["detections"]["count"] == len(dets)
         np.testing.assert_allclose(record["detections"]["boxes"][: len(dets)], dets, atol=1e-3)
@@ -135,7 +138,7 @@ def test_tfds_records_equal_folder_records(built):
 def test_sequence_index_describes_the_records(built):
     builder = built["synthetic"]
     source = builder.as_data_source()["val"]
-    index = tp.load_index(builder, "val")
+    index = load_index(builder, "val")
     assert index.image_root == Path(builder.data_dir) / "world"
     assert sorted(r for rs in index.sequences.values() for r in rs) == list(range(len(source)))
     for name, records in index.sequences.items():
@@ -154,7 +157,7 @@ def test_sequence_index_describes_the_records(built):
 def test_posetrack18_records_hold_the_files_contents(built, samples_dir):
     builder = built["pt18"]
     source = builder.as_data_source()["val"]
-    index = tp.load_index(builder, "val")
+    index = load_index(builder, "val")
     assert list(index.sequences) == list(SEQUENCES)
     raw = json.loads((samples_dir / "annotations" / "val" / f"{SEQUENCES[2]}.json").read_text())
     record = source[index.sequences[SEQUENCES[2]][0]]
@@ -180,7 +183,7 @@ def test_posetrack18_records_hold_the_files_contents(built, samples_dir):
 def test_posetrack17_gives_the_same_people(built, tmp_path):
     manual = tmp_path / "manual17"
     (manual / "images").mkdir(parents=True)
-    for split in tp.SPLITS:
+    for split in SPLITS:
         seqs = posetrack.read_sequences(built["manual"] / "annotations" / split)
         posetrack.write_sequences(seqs, manual / "annotations" / split, fmt="2017")
     builder = tp.prepare(tp.Posetrack17, tmp_path / "pt17", manual_dir=manual)
@@ -224,11 +227,6 @@ def test_bad_annotations_and_small_layouts_write_nothing(built, tmp_path):
         builder.download_and_prepare(
             download_config=tfds.download.DownloadConfig(manual_dir=str(manual)))
     assert _nothing_written(tmp_path / "data")
-
-    frame = types.Frame("a.jpg", 0, True, ignore_regions=[np.zeros((5, 2))] * 3)
-    with pytest.raises(DataError, match="3 ignore regions with 15 vertices.*max_ignore_points=12"):
-        tp.frame_record("s", frame, np.zeros((0, 5)),
-                        tp.RecordLayout(max_ignore_regions=4, max_ignore_points=12))
 
     broken = tmp_path / "broken"
     (broken / "annotations" / "train").mkdir(parents=True)
@@ -275,7 +273,7 @@ def test_posetrack21_records_hold_the_release(tmp_path):
             np.testing.assert_allclose(people["box"][slot], person.box, atol=1e-3)
             np.testing.assert_allclose(people["head_box"][slot], person.head_box, atol=1e-3)
             assert people["track_id"][slot] == person.track_id
-        polygons = tp.ignore_polygons(record)
+        polygons = frame_records.ignore_polygons(record)
         assert len(polygons) == len(frame.ignore_regions)
         for got, want in zip(polygons, frame.ignore_regions, strict=True):
             np.testing.assert_allclose(got, want, atol=1e-3)

@@ -1,36 +1,26 @@
 """Tiny random networks and a tiny synthetic world with a run folder, for the end-to-end tests
-of the trackers and command lines (the plumbing, not the quality)."""
+of the trackers and command lines (the plumbing, not the quality). Random weights and `.pth`
+files come from `benchmarks/random_weights.py`."""
 
 from pathlib import Path
 
 import jax
 import numpy as np
 
+from benchmarks.random_weights import random_like
 from gnnpose_jax.data import posetrack, synthetic
 from gnnpose_jax.graphs import CandidateGrid, GraphSpec, batch_graphs, build_graph, graph_budget
 from gnnpose_jax.models import hrnet
 from gnnpose_jax.models.gnn import GnnConfig, GnnPose
 from gnnpose_jax.models.run_folder import export_gnn
+from gnnpose_jax.models.yolox import YoloxConfig
 
 INPUT_HW = (64, 64)
 TINY = hrnet.HRNetConfig(width=8, stem_channels=16, layer1_blocks=1, layer1_planes=16,
                          stage_modules=(1, 1, 1), stage_blocks=(1, 1, 1))
-
-
-def random_like(abstract, seed: int):
-    """NumPy-random variables shaped like `abstract`, so that no init has to be compiled:
-    kernels N(0, 1/fan_in), BN variances and scales 1, means and biases 0."""
-    rng = np.random.default_rng(seed)
-
-    def leaf(path, x):
-        name = jax.tree_util.keystr(path)
-        if name.endswith(("['var']", "['scale']")):
-            return np.ones(x.shape, x.dtype)
-        if name.endswith(("['mean']", "['bias']")):
-            return np.zeros(x.shape, x.dtype)
-        return rng.normal(0.0, np.prod(x.shape[:-1]) ** -0.5, x.shape).astype(x.dtype)
-
-    return jax.tree_util.tree_map_with_path(leaf, abstract)
+#: A tiny non-depthwise YOLOX; converted with a 128 letterbox, as a `.pth` it runs at 640.
+DENSE = YoloxConfig(depth=0.33, width=0.125, input_size=128)
+HRNET_PTH = "pose_hrnet_tiny_64x64.pth"  # the model zoo's naming: the crop size is read off it
 
 
 def build_world_and_workdir(base: Path) -> tuple[Path, Path]:

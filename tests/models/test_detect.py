@@ -1,13 +1,13 @@
 """Person boxes as the official YOLOX demo finds them (gnnpose_jax.models.detect): postprocess,
-NMS and the letterbox against the official code (tests/helpers/torch_yolox.py)."""
+NMS and the letterbox against the official code (benchmarks/torch_yolox.py)."""
 
 import jax
 import numpy as np
 import pytest
 import torch
 
+from benchmarks.torch_yolox import postprocess_persons, preproc
 from gnnpose_jax.models import detect
-from tests.helpers.torch_yolox import postprocess_persons, preproc
 
 INPUT = 96  # the letterbox size S
 

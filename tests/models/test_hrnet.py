@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
+from benchmarks.torch_hrnet import build_torch_hrnet, randomize_
 from gnnpose_jax.models import hrnet, hrnet_convert
 from gnnpose_jax.models.torch_files import load_state_dict, save_safetensors
-from tests.helpers.torch_hrnet import build_torch_hrnet, randomize_
 
 INPUT_HW = (384, 288)  # even sizes: odd ones would hide the stride-2 padding bug
 # A tiny width that also exercises every depth option (not the official depth anywhere).

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 import torch
 
+from benchmarks.torch_yolox import YOLOX, postprocess_persons, preproc, randomize_
 from gnnpose_jax.errors import CheckpointError
 from gnnpose_jax.models import detect, yolox, yolox_convert
 from gnnpose_jax.models.torch_files import load_state_dict
-from tests.helpers.torch_yolox import YOLOX, postprocess_persons, preproc, randomize_
 
 INPUT = 96  # the letterbox size S
 PARITY_HW = (96, 128)

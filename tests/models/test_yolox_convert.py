@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from benchmarks.torch_yolox import YOLOX, randomize_
 from gnnpose_jax.errors import ConversionError
 from gnnpose_jax.models import yolox_convert
-from tests.helpers.torch_yolox import YOLOX, randomize_
 
 VARIANTS = {"dense": dict(depth=0.33, width=0.125, depthwise=False),
             "nano": dict(depth=0.33, width=0.25, depthwise=True)}

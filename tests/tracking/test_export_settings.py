@@ -14,6 +14,7 @@ import jax
 import numpy as np
 import pytest
 
+from benchmarks.random_weights import random_like
 from gnnpose_jax.data import transforms, windows
 from gnnpose_jax.errors import ConfigError
 from gnnpose_jax.graphs import CandidateGrid, GraphSpec, batch_graphs, build_graph, graph_budget
@@ -24,7 +25,7 @@ from gnnpose_jax.tracking import gnn_predictor
 from gnnpose_jax.tracking.config import tracker_config
 from gnnpose_jax.tracking.split import load_models
 from gnnpose_jax.tracking.tracker import Pose, Track, TrackedPose
-from tests.helpers.tiny_runs import TINY, random_like
+from tests.helpers.tiny_runs import TINY
 
 HRNET_HW = (64, 64)
 #: The defaults each case departs from in one setting.

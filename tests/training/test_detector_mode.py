@@ -132,17 +132,18 @@ def test_a_folder_without_people_is_one_data_error(tmp_path):
 
 
 def test_fine_tuning_starts_from_an_official_pth_of_the_same_architecture(tmp_path):
+    from benchmarks.random_weights import write_yolox_pth, yolox_variables
     from gnnpose_jax.errors import ConfigError
     from gnnpose_jax.training import detector_mode
-    from tests.helpers import torch_weights
     from tests.helpers.micro_config import micro_config
+    from tests.helpers.tiny_runs import DENSE
 
     path = tmp_path / "yolox_dense.pth"
-    torch_weights.write_yolox_pth(path)  # depth 0.33, width 0.125, 80 classes
+    write_yolox_pth(path, DENSE)  # depth 0.33, width 0.125, 80 classes
     config = micro_config("synthetic_yolox", detector__width=0.125, detector__num_classes=80,
                           detector__checkpoint=str(path))
     variables = detector_mode.initial_variables(config, detector_mode.architecture(config))
-    expected = torch_weights.yolox_variables(torch_weights.DENSE)
+    expected = yolox_variables(DENSE)
     np.testing.assert_array_equal(variables["params"]["head"]["cls_preds_0"]["bias"],
                                   expected["params"]["head"]["cls_preds_0"]["bias"])
     assert set(variables) == {"params", "batch_stats"}

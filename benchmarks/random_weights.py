@@ -1,18 +1,30 @@
-"""Random checkpoints in the official PyTorch layouts (`.pth`), for tests and benchmarks that
-read official files. Needs torch."""
+"""Random networks without compiling an init, and random checkpoints in the official PyTorch
+layouts (`.pth`), for benchmarks and the tests that read official files (the tests import it
+from here, `benchmarks.random_weights`). Writing a `.pth` needs torch; the rest does not."""
 
 import math
 from pathlib import Path
 
+import jax
 import numpy as np
-import torch
 
 from gnnpose_jax.models import hrnet, hrnet_convert, yolox, yolox_convert
-from tests.helpers.tiny_runs import TINY, random_like
 
-#: A tiny non-depthwise YOLOX; converted with a 128 letterbox, as a `.pth` it runs at 640.
-DENSE = yolox.YoloxConfig(depth=0.33, width=0.125, input_size=128)
-HRNET_PTH = "pose_hrnet_tiny_64x64.pth"  # the model zoo's naming: the crop size is read off it
+
+def random_like(abstract, seed: int):
+    """NumPy-random variables shaped like `abstract`, so that no init has to be compiled:
+    kernels N(0, 1/fan_in), BN variances and scales 1, means and biases 0."""
+    rng = np.random.default_rng(seed)
+
+    def leaf(path, x):
+        name = jax.tree_util.keystr(path)
+        if name.endswith(("['var']", "['scale']")):
+            return np.ones(x.shape, x.dtype)
+        if name.endswith(("['mean']", "['bias']")):
+            return np.zeros(x.shape, x.dtype)
+        return rng.normal(0.0, np.prod(x.shape[:-1]) ** -0.5, x.shape).astype(x.dtype)
+
+    return jax.tree_util.tree_map_with_path(leaf, abstract)
 
 
 def yolox_variables(config: yolox.YoloxConfig, person: bool = True, seed: int = 0,
@@ -37,16 +49,20 @@ def yolox_variables(config: yolox.YoloxConfig, person: bool = True, seed: int = 
 
 def write_pth(state: dict, path: Path, wrap: bool) -> None:
     """`state` as a torch `.pth`, wrapped in {"model": ...} as YOLOX releases are."""
+    import torch
+
     tensors = {k: torch.from_numpy(np.array(v)) for k, v in state.items()}
     torch.save({"model": tensors} if wrap else tensors, path)
 
 
-def write_yolox_pth(path: Path, config: yolox.YoloxConfig = DENSE, person: bool = True,
+def write_yolox_pth(path: Path, config: yolox.YoloxConfig, person: bool = True,
                     box: tuple[float, float] = (0.5, 1.0)) -> None:
+    """A YOLOX `.pth` of `yolox_variables` (official keys, wrapped as releases are)."""
     variables = yolox_variables(config, person, box=box)
     write_pth(yolox_convert.flax_to_torch(variables), path, wrap=True)
 
 
-def write_hrnet_pth(path: Path, config: hrnet.HRNetConfig = TINY, seed: int = 0) -> None:
+def write_hrnet_pth(path: Path, config: hrnet.HRNetConfig, seed: int = 0) -> None:
+    """An HRNet `.pth` of random weights (official keys, a bare state dict)."""
     variables = random_like(hrnet.init_hrnet_abstract(config)[1], seed)
     write_pth(hrnet_convert.flax_to_torch(variables), path, wrap=False)

@@ -9,7 +9,8 @@ state_dict key is the official one: `backbone.backbone.{stem,dark2..dark5}.*`,
 1e-3, SiLU, eval-mode decoded output (N, A, 5 + C). torchvision is not available here, so
 class-aware NMS is plain torch.
 
-Torch, NumPy and OpenCV only (no JAX import), so that benchmarks can import it too.
+Torch, NumPy and OpenCV only (no JAX import), for benchmarks and parity tests (the tests import
+it from here, `benchmarks.torch_yolox`).
 """
 
 from __future__ import annotations

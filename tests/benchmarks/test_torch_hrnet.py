@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from tests.helpers.torch_hrnet import build_torch_hrnet, randomize_
+from benchmarks.torch_hrnet import build_torch_hrnet, randomize_
 
 # The state-dict key patterns of docs/spec/hrnet.md §3, with BN suffixes spelled out.
 _BN = r"\.(weight|bias|running_mean|running_var|num_batches_tracked)"

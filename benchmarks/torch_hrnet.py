@@ -10,7 +10,7 @@ is configurable with the same field names as `gnnpose_jax.models.hrnet.HRNetConf
 `forward` returns `(heatmaps, features)`, both NCHW: heatmaps (N, K, H/4, W/4) and features
 (N, 3·W, H/4, W/4), the stage-2, stage-3 and stage-4 branch-0 outputs concatenated in that order.
 
-Torch only (no JAX import), so that benchmarks can import it too.
+Torch only (no JAX import). The tests import it from here too (`benchmarks.torch_hrnet`).
 """
 
 from __future__ import annotations
