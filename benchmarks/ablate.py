@@ -141,17 +141,20 @@ def main() -> None:
                    heldout_rows(full, trained.get("history_gt"), demo, base, args.boxes),
                    base))
     minutes = (time.perf_counter() - t0) / 60
+    only_flag = f" --only {args.only}" if args.only else ""
     print(text + heldout)
     generated = (
         "## Ablations on the synthetic val split\n\n"
-        f"Written by `python benchmarks/ablate.py --demo {args.demo}` on "
+        f"Written by `python benchmarks/ablate.py --demo {args.demo}{only_flag}` on "
         f"{datetime.date.today()} (this run: {minutes:.0f} min, variants already trained were "
         "reused). "
         f"Every row uses the demo's detector, tiny HRNet ({args.boxes} boxes) and the tracker "
         "settings chosen on the tune split (`configs/synthetic_gnn.py`), except what the row "
         "changes; differences are to the baseline. Variants retrain the GNN with the demo's "
-        "recipe. GNN val PCKh is the GNN's own validation (the pose at t from the GT history "
-        "of the demo's val windows, before any tracking).\n\n"
+        "recipe. GNN val PCKh is the GNN's own validation (the pose at t on the demo's val "
+        "windows, before any tracking), from the history each variant trains on: the frozen "
+        "HRNet's estimates (`gnn.history_source`, `configs/synthetic_gnn.py`) unless the row "
+        "says jittered GT history.\n\n"
         f"{text}{heldout}\n")
     demo_runs.write_section(args.out, generated, "ablate.py")
     print(f"wrote {args.out}")
