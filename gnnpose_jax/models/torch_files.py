@@ -42,6 +42,57 @@ _STORAGE_DTYPES = {
     "BoolStorage": np.bool_,
 }
 
+# A tensor or storage larger than this (in elements) is refused as crafted: 2^40 float32
+# elements would be 4 TiB, far beyond any checkpoint.
+_MAX_ELEMENTS = 1 << 40
+# NumPy's limit on an array's dimensions.
+_MAX_RANK = 64
+# The pickle of a state_dict names its tensors and holds no data: a few MB at most.
+_MAX_PICKLE_BYTES = 256 << 20
+# A pickle's text line (a global's module or name, a protocol-0 number) is short.
+_MAX_LINE = 1 << 16
+# torch's tensor rebuilders take at most 7 arguments.
+_MAX_CALL_ARGS = 8
+#: The tensors of a checkpoint may hold at most this many bytes for each byte of the file.
+#: Plain weights hold 1 (the file is their data plus a small pickle); only views that share
+#: or overlap their storage (tied weights, stride-0 broadcasts) hold more.
+OUTPUT_BYTES_PER_INPUT_BYTE = 4
+
+
+def brief(value: Any, limit: int = 60) -> str:
+    """A value read from a file, described in a few words for a one-line message.
+
+    Never builds the full repr, which for a crafted value (a string of a million characters,
+    a list nested in itself through memo references a thousand times over) could take
+    gigabytes or not finish: strings are quoted and cut to `limit` characters, integers past
+    64 bits and containers are described by their size.
+    """
+    if isinstance(value, (str, bytes)):
+        return repr(value) if len(value) <= limit else f"{value[:limit]!r}... ({len(value)} long)"
+    if value is None or isinstance(value, (bool, float)):
+        return repr(value)
+    if isinstance(value, int):
+        bits = value.bit_length()
+        return str(value) if bits <= 64 else f"an integer of {bits} bits"
+    if isinstance(value, (tuple, list)) and len(value) <= 8 and all(
+            type(v) is int and v.bit_length() <= 64 for v in value):
+        return repr(value)
+    if isinstance(value, (tuple, list, dict)):
+        return f"a {type(value).__name__} of {len(value)} items"
+    return f"a {type(value).__name__}"
+
+
+def _count(value: Any, what: str, source: str) -> int:
+    """`value` as a non-negative element count within `_MAX_ELEMENTS`, or a ConversionError."""
+    if type(value) is not int or not 0 <= value <= _MAX_ELEMENTS:
+        raise ConversionError(f"{source}: {what} must be an integer in [0, 2^40], got "
+                              f"{brief(value)}")
+    return value
+
+
+class _Refused(Exception):
+    """The pickle asks for something a checkpoint never needs; `load` adds the file's name."""
+
 
 class _StorageType:
     """Stands in for `torch.FloatStorage` & co.: only its dtype matters."""
@@ -50,44 +101,72 @@ class _StorageType:
         self.dtype = np.dtype(_STORAGE_DTYPES[name])
 
 
-# A tensor or storage larger than this (in elements) is refused as crafted: 2^40 float32
-# elements would be 4 TiB, far beyond any checkpoint.
-_MAX_ELEMENTS = 1 << 40
-# The pickle of a state_dict names its tensors and holds no data: a few MB at most.
-_MAX_PICKLE_BYTES = 256 << 20
-
-
-def _count(value: Any, what: str, source: str) -> int:
-    """`value` as a non-negative element count within `_MAX_ELEMENTS`, or a ConversionError."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_ELEMENTS:
-        raise ConversionError(f"{source}: {what} must be an integer in [0, 2^40], got "
-                              f"{value!r:.40}")
-    return value
-
-
 class _Storage:
     """A flat typed buffer; its bytes arrive after the pickle (legacy) or from the zip."""
 
     def __init__(self, key: str, dtype: np.dtype, numel: int):
         self.key, self.dtype, self.numel = key, dtype, numel
+        self.nbytes = numel * dtype.itemsize
         self.array: np.ndarray | None = None
 
     def fill(self, raw: bytes, source: str) -> None:
         """Takes the storage's bytes, which must be exactly `numel` elements."""
-        if len(raw) != self.numel * self.dtype.itemsize:
+        if len(raw) != self.nbytes:
             raise ConversionError(
-                f"{source}: storage {self.key} holds {len(raw)} bytes, but its header declares "
-                f"{self.numel} elements of {self.dtype.itemsize} bytes")
+                f"{source}: storage {brief(self.key)} holds {len(raw)} bytes, but its header "
+                f"declares {self.numel} elements of {self.dtype.itemsize} bytes")
         self.array = np.frombuffer(raw, dtype=self.dtype)
+
+
+class _LazyTensor:
+    """A tensor view of a storage, materialised once checked and the storage's bytes known."""
+
+    def __init__(self, storage: _Storage, offset: Any, size: tuple, stride: tuple):
+        self.storage, self.offset, self.size, self.stride = storage, offset, size, stride
+
+    def check(self, name: str) -> int:
+        """Validates the view against the storage's elements; returns its element count.
+
+        Offsets, sizes and strides come from the file, so they are checked in Python's
+        unbounded integers before any view is made: non-negative, and the last element the
+        view can reach lies inside the storage.
+        """
+        offset = _count(self.offset, "storage offset", name)
+        size = tuple(_count(n, "size", name) for n in self.size)
+        stride = tuple(_count(s, "stride", name) for s in self.stride)
+        numel = math.prod(size)
+        last = offset + sum((n - 1) * s for n, s in zip(size, stride, strict=True))
+        if numel and last >= self.storage.numel:
+            raise ConversionError(
+                f"{name}: the tensor (offset {offset}, size {brief(size)}, stride "
+                f"{brief(stride)}) reaches element {last}, but storage {brief(self.storage.key)} "
+                f"holds {self.storage.numel}")
+        self.offset, self.size, self.stride = offset, size, stride
+        return numel
+
+    def array(self) -> np.ndarray:
+        """The checked view over the storage's data: a contiguous copy if it reaches no more
+        elements than the storage holds, else (a stride-0 broadcast, overlapping strides) the
+        read-only view itself, never expanded in memory."""
+        buf = self.storage.array
+        if math.prod(self.size) == 0:
+            return np.zeros(self.size, dtype=self.storage.dtype)
+        itemsize = buf.dtype.itemsize
+        view = np.lib.stride_tricks.as_strided(
+            buf[self.offset:], shape=self.size, strides=[s * itemsize for s in self.stride],
+            writeable=False)
+        return np.ascontiguousarray(view) if view.size <= buf.size else view
 
 
 def _rebuild_tensor(storage: Any, offset: Any, size: Any, stride: Any, *_args) -> _LazyTensor:
     """`torch._utils._rebuild_tensor(_v2)`: records the view; its bounds are checked later."""
     if not isinstance(storage, _Storage):
-        raise ConversionError(f"a tensor is built on {type(storage).__name__}, not on a storage")
-    if not isinstance(size, tuple) or not isinstance(stride, tuple) or len(size) != len(stride):
-        raise ConversionError(f"storage {storage.key}: a tensor's size {size!r:.60} and stride "
-                              f"{stride!r:.60} must be tuples of equal length")
+        raise _Refused(f"a tensor is built on {brief(storage)}, not on a storage")
+    if (type(size) is not tuple or type(stride) is not tuple or len(size) != len(stride)
+            or len(size) > _MAX_RANK):
+        raise _Refused(f"storage {brief(storage.key)}: a tensor's size {brief(size)} and "
+                       f"stride {brief(stride)} must be tuples of equal length, at most "
+                       f"{_MAX_RANK}")
     return _LazyTensor(storage, offset, size, stride)
 
 
@@ -95,55 +174,85 @@ def _rebuild_parameter(data, *_args):
     return data
 
 
-class _LazyTensor:
-    """A tensor view of a storage, materialised once the storage's bytes are known."""
+def _ordered_dict(*args):
+    """`collections.OrderedDict()`: torch makes it empty, then sets its items one by one."""
+    if args:
+        raise _Refused("OrderedDict is called with arguments")
+    return collections.OrderedDict()
 
-    def __init__(self, storage: _Storage, offset: Any, size: tuple, stride: tuple):
-        self.storage, self.offset, self.size, self.stride = storage, offset, size, stride
 
-    def materialise(self, name: str) -> np.ndarray:
-        """The tensor as a contiguous array, once every bound is checked against the bytes.
-
-        Offsets, sizes and strides come from the file, so they are validated in Python's
-        unbounded integers before any view is made: non-negative, and the last element the
-        view can reach lies inside the storage's data.
-        """
-        buf = self.storage.array
-        if buf is None:
-            raise ConversionError(f"{name}: tensor data is missing")
-        offset = _count(self.offset, "storage offset", name)
-        size = tuple(_count(n, "size", name) for n in self.size)
-        stride = tuple(_count(s, "stride", name) for s in self.stride)
-        numel = math.prod(size)
-        if numel == 0:
-            return np.zeros(size, dtype=buf.dtype)
-        last = offset + sum((n - 1) * s for n, s in zip(size, stride, strict=True))
-        if last >= buf.size:
-            raise ConversionError(
-                f"{name}: the tensor (offset {offset}, size {size}, stride {stride}) reaches "
-                f"element {last}, but storage {self.storage.key} holds {buf.size}")
-        itemsize = buf.dtype.itemsize
-        view = np.lib.stride_tricks.as_strided(
-            buf[offset:], shape=size, strides=[s * itemsize for s in stride], writeable=False)
-        return np.ascontiguousarray(view)
+def _torch_size(dims: Any = ()) -> tuple:
+    """`torch.Size(dims)`, as a tuple of at most `_MAX_RANK` entries (checked later)."""
+    if type(dims) is not tuple or len(dims) > _MAX_RANK:
+        raise _Refused(f"torch.Size of {brief(dims)}; expected a tuple of at most {_MAX_RANK}")
+    return dims
 
 
 _ALLOWED_GLOBALS = {
-    ("collections", "OrderedDict"): collections.OrderedDict,
+    ("collections", "OrderedDict"): _ordered_dict,
     ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
-    ("torch", "Size"): tuple,
+    ("torch", "Size"): _torch_size,
 }
+# Dict keys must be one of these: nothing then hashes or compares a structure the file built.
+_KEY_TYPES = (str, int, bytes, float, bool, type(None))
+# What a torch checkpoint's pickle uses (protocols 0-5), less what builds objects by class
+# (INST, OBJ, NEWOBJ, EXT*), sets (hashing) and out-of-band buffers.
+_OPCODES = (
+    pickle.MARK, pickle.STOP, pickle.POP, pickle.POP_MARK, pickle.DUP, pickle.FLOAT,
+    pickle.INT, pickle.BININT, pickle.BININT1, pickle.LONG, pickle.BININT2, pickle.NONE,
+    pickle.PERSID, pickle.BINPERSID, pickle.REDUCE, pickle.STRING, pickle.BINSTRING,
+    pickle.SHORT_BINSTRING, pickle.UNICODE, pickle.BINUNICODE, pickle.APPEND, pickle.BUILD,
+    pickle.GLOBAL, pickle.DICT, pickle.EMPTY_DICT, pickle.APPENDS, pickle.GET, pickle.BINGET,
+    pickle.LONG_BINGET, pickle.LIST, pickle.EMPTY_LIST, pickle.PUT, pickle.BINPUT,
+    pickle.LONG_BINPUT, pickle.SETITEM, pickle.TUPLE, pickle.EMPTY_TUPLE, pickle.SETITEMS,
+    pickle.BINFLOAT, pickle.PROTO, pickle.TUPLE1, pickle.TUPLE2, pickle.TUPLE3,
+    pickle.NEWTRUE, pickle.NEWFALSE, pickle.LONG1, pickle.LONG4, pickle.BINBYTES,
+    pickle.SHORT_BINBYTES, pickle.SHORT_BINUNICODE, pickle.BINUNICODE8, pickle.BINBYTES8,
+    pickle.STACK_GLOBAL, pickle.MEMOIZE, pickle.FRAME)
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
-    """Resolves only tensor-checkpoint globals; everything else is refused unexecuted."""
+class _OpcodeTable(dict):
+    """The unpickler's dispatch table; an opcode it lacks is refused."""
 
-    def __init__(self, file, source: str, storages: dict[str, _Storage]):
-        super().__init__(file, encoding="latin1")
+    def __missing__(self, opcode: int):
+        raise _Refused(f"pickle opcode {bytes([opcode])!r} is not allowed in a checkpoint")
+
+
+class _BoundedInput:
+    """A pickle's input: a length field claiming more than is left before `end` is refused
+    before anything is allocated for it."""
+
+    def __init__(self, file, end: int):
+        self.file, self.end = file, end
+
+    def read(self, n: int) -> bytes:
+        if n > self.end - self.file.tell():
+            raise EOFError(f"a pickle field of {n} bytes runs past the end")
+        return self.file.read(n)
+
+    def readline(self) -> bytes:
+        return self.file.readline(min(self.end - self.file.tell(), _MAX_LINE))
+
+
+class _RestrictedUnpickler(pickle._Unpickler):
+    """Python's own opcode interpreter, resolving only tensor-checkpoint globals (everything
+    else is refused unexecuted), with opcodes limited to what a checkpoint needs and checked
+    so that the work stays linear in the pickle's size: calls only to the allowed functions
+    with few arguments, dict keys only strings and numbers, items only set on dicts and
+    lists."""
+
+    def __init__(self, file, end: int, source: str, storages: dict[str, _Storage]):
+        super().__init__(_BoundedInput(file, end), encoding="latin1")
         self.source, self.storages = source, storages
+
+    def load(self):
+        try:
+            return super().load()
+        except _Refused as e:
+            raise ConversionError(f"{self.source}: {e}") from None
 
     def find_class(self, module: str, name: str):
         if module == "torch" and name in _STORAGE_DTYPES:
@@ -151,146 +260,247 @@ class _RestrictedUnpickler(pickle.Unpickler):
         try:
             return _ALLOWED_GLOBALS[(module, name)]
         except KeyError:
-            raise ConversionError(
-                f"{self.source}: refusing to unpickle {module}.{name} (only tensor data is "
-                "read; save a plain state_dict of tensors)") from None
+            raise _Refused(f"refusing to unpickle {brief(f'{module}.{name}')} (only tensor data "
+                           "is read; save a plain state_dict of tensors)") from None
 
     def persistent_load(self, pid):
-        if not isinstance(pid, tuple) or not pid or pid[0] not in ("storage", b"storage"):
-            raise ConversionError(f"{self.source}: unsupported persistent id {pid!r:.60}")
+        if type(pid) is not tuple or type(pid[0] if pid else None) not in (str, bytes) \
+                or pid[0] not in ("storage", b"storage"):
+            raise _Refused(f"unsupported persistent id {brief(pid)}")
         if len(pid) < 5:
-            raise ConversionError(f"{self.source}: malformed storage id {pid!r:.60}")
+            raise _Refused(f"malformed storage id {brief(pid)}")
         storage_type, key, _location, numel = pid[1:5]
         if not isinstance(storage_type, _StorageType):
-            raise ConversionError(f"{self.source}: unsupported storage type {storage_type!r:.60}")
-        if not isinstance(key, (str, int)) or isinstance(key, bool):
-            raise ConversionError(f"{self.source}: storage key {key!r:.60} is not a name")
+            raise _Refused(f"unsupported storage type {brief(storage_type)}")
+        if type(key) is not str and not (type(key) is int and 0 <= key < 1 << 63):
+            raise _Refused(f"storage key {brief(key)} is not a name")
         key = str(key)
-        numel = _count(numel, f"storage {key}'s element count", self.source)
-        if key not in self.storages:
-            self.storages[key] = _Storage(key, storage_type.dtype, numel)
-        storage = self.storages[key]
+        numel = _count(numel, f"storage {brief(key)}'s element count", self.source)
+        storage = self.storages.setdefault(key, _Storage(key, storage_type.dtype, numel))
         if (storage.dtype, storage.numel) != (storage_type.dtype, numel):
-            raise ConversionError(f"{self.source}: storage {key} is declared twice, differently")
-        view = pid[5] if len(pid) > 5 else None
-        if view is not None:
-            raise ConversionError(f"{self.source}: storage views are not supported")
+            raise _Refused(f"storage {brief(key)} is declared twice, differently")
+        if len(pid) > 5 and pid[5] is not None:
+            raise _Refused("storage views are not supported")
         return storage
 
+    def load_reduce(self):
+        args = self.stack.pop()
+        func = self.stack[-1]
+        if not any(func is f for f in _ALLOWED_GLOBALS.values()):
+            raise _Refused(f"calls {brief(func)}, not a tensor rebuilder")
+        if type(args) is not tuple or len(args) > _MAX_CALL_ARGS:
+            raise _Refused(f"calls {func.__name__} with {brief(args)}; expected a tuple of at "
+                           f"most {_MAX_CALL_ARGS} arguments")
+        self.stack[-1] = func(*args)
 
-def _collect_tensors(obj: Any, source: str) -> dict[str, np.ndarray] | Any:
-    """Replaces lazy tensors in nested dicts by arrays."""
-    if isinstance(obj, _LazyTensor):
-        return obj.materialise(source)
+    def load_build(self):
+        state = self.stack.pop()
+        if type(self.stack[-1]) is not collections.OrderedDict or type(state) is not dict:
+            raise _Refused(f"sets the state of {brief(self.stack[-1])}; only a state_dict's "
+                           "metadata is expected")
+        # The metadata (`_metadata`: each module's version) is not needed: it is dropped.
+
+    def _set_items(self, target: Any, items: list) -> None:
+        if not isinstance(target, dict):
+            raise _Refused(f"sets items of {brief(target)}, not of a dict")
+        for key in items[::2]:
+            if type(key) not in _KEY_TYPES:
+                raise _Refused(f"a dict key is {brief(key)}; expected a string or a number")
+        for i in range(0, len(items), 2):
+            target[items[i]] = items[i + 1]
+
+    def load_setitem(self):
+        value, key = self.stack.pop(), self.stack.pop()
+        self._set_items(self.stack[-1], [key, value])
+
+    def load_setitems(self):
+        items = self.pop_mark()
+        self._set_items(self.stack[-1], items)
+
+    def load_dict(self):
+        items = self.pop_mark()
+        self.append({})
+        self._set_items(self.stack[-1], items)
+
+    def _extend(self, target: Any, items: list) -> None:
+        if type(target) is not list:
+            raise _Refused(f"appends to {brief(target)}, not to a list")
+        target.extend(items)
+
+    def load_append(self):
+        value = self.stack.pop()
+        self._extend(self.stack[-1], [value])
+
+    def load_appends(self):
+        items = self.pop_mark()
+        self._extend(self.stack[-1], items)
+
+    dispatch = _OpcodeTable({op[0]: pickle._Unpickler.dispatch[op[0]] for op in _OPCODES})
+    dispatch.update({pickle.REDUCE[0]: load_reduce, pickle.BUILD[0]: load_build,
+                     pickle.SETITEM[0]: load_setitem, pickle.SETITEMS[0]: load_setitems,
+                     pickle.DICT[0]: load_dict, pickle.APPEND[0]: load_append,
+                     pickle.APPENDS[0]: load_appends})
+
+
+def _unpickle(file, end: int, source: str, storages: dict[str, _Storage]) -> Any:
+    """The next pickle in `file` (which must end by `end`), its storages added to `storages`."""
+    return _RestrictedUnpickler(file, end, source, storages).load()
+
+
+def _state_tensors(obj: Any, source: str, file_size: int) -> dict[str, _LazyTensor]:
+    """The state dict's tensors, every view checked and their total size within budget.
+
+    Checkpoints that wrap the weights (`{"state_dict": ...}`, `{"model": ...}`) are unwrapped.
+    Only the state dict's own entries are looked at: nothing walks the rest of what the
+    pickle built, which memo references can make exponentially large as a tree.
+    """
     if isinstance(obj, dict):
-        return {k: _collect_tensors(v, f"{source}:{k}") for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_collect_tensors(v, source) for v in obj)
-    return obj
+        for wrapper in ("state_dict", "model"):
+            if isinstance(obj.get(wrapper), dict):
+                obj = obj[wrapper]
+                break
+    if not isinstance(obj, dict) or not obj:
+        raise ConversionError(f"{source}: holds no state_dict of tensors")
+    for key in obj:
+        if type(key) is not str:
+            raise ConversionError(f"{source}: state_dict key {brief(key)} is a "
+                                  f"{type(key).__name__}, not a string")
+    bad = [brief(k) for k, v in obj.items() if not isinstance(v, _LazyTensor)]
+    if bad:
+        raise ConversionError(f"{source}: entries that are not tensors: {', '.join(bad[:5])}")
+    total = sum(t.check(f"{source}:{brief(k)}") * t.storage.dtype.itemsize
+                for k, t in obj.items())
+    if total > OUTPUT_BYTES_PER_INPUT_BYTE * file_size:
+        raise ConversionError(
+            f"{source}: its tensors would hold {total} bytes, more than "
+            f"{OUTPUT_BYTES_PER_INPUT_BYTE} per byte of the file ({file_size} bytes); views "
+            "that repeat their data (stride 0, overlaps) this much are refused")
+    return dict(obj)
 
 
-def _read_member(zf: zipfile.ZipFile, name: str, size: int, path: Path) -> bytes:
-    """A zip member's bytes, refused unread if its declared size is not `size`."""
-    declared = zf.getinfo(name).file_size
-    if declared != size:
-        raise ConversionError(f"{path}: {name} holds {declared} bytes, expected {size}")
-    return zf.read(name)
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path, archive_size: int,
+                 size: int | None = None, at_most: int | None = None) -> bytes:
+    """A zip member's bytes, its header checked before anything is read or allocated.
+
+    torch stores its members uncompressed: a compressed one (a few hundred bytes of bzip2 can
+    declare gigabytes) is refused unread, as torch itself refuses it.
+    """
+    name = brief(info.filename)
+    if info.compress_type != zipfile.ZIP_STORED:
+        raise ConversionError(f"{path}: member {name} is compressed (zip method "
+                              f"{info.compress_type}); torch checkpoints store them uncompressed")
+    if info.flag_bits & 0x1:
+        raise ConversionError(f"{path}: member {name} is encrypted")
+    if info.file_size != info.compress_size or (
+            info.header_offset + info.compress_size > archive_size):
+        raise ConversionError(f"{path}: member {name} declares {info.file_size} bytes, but the "
+                              f"archive holds {archive_size}")
+    if size is not None and info.file_size != size:
+        raise ConversionError(f"{path}: {name} holds {info.file_size} bytes, expected {size}")
+    if at_most is not None and info.file_size > at_most:
+        raise ConversionError(f"{path}: {name} is larger than any state_dict's pickle")
+    return zf.read(info)
 
 
-def _load_zip(path: Path) -> Any:
+def _read_zip(path: Path, file_size: int) -> dict[str, _LazyTensor]:
     with zipfile.ZipFile(path) as zf:
-        names = set(zf.namelist())
-        pkl = [n for n in names if n.endswith("/data.pkl") or n == "data.pkl"]
+        members = {info.filename: info for info in zf.infolist()}
+        pkl = [n for n in members if n.endswith("/data.pkl") or n == "data.pkl"]
         if len(pkl) != 1:
             raise ConversionError(f"{path}: zip archive without a torch data.pkl")
         prefix = pkl[0][: -len("data.pkl")]
-        order = prefix + "byteorder"
-        if order in names and zf.read(order).decode().strip() != "little":
+        order = members.get(prefix + "byteorder")
+        if order is not None and _read_member(zf, order, path, file_size,
+                                              at_most=16).strip() != b"little":
             raise ConversionError(f"{path}: big-endian checkpoints are not supported")
-        if zf.getinfo(pkl[0]).file_size > _MAX_PICKLE_BYTES:
-            raise ConversionError(f"{path}: {pkl[0]} is larger than any state_dict's pickle")
+        raw = _read_member(zf, members[pkl[0]], path, file_size, at_most=_MAX_PICKLE_BYTES)
         storages: dict[str, _Storage] = {}
-        obj = _RestrictedUnpickler(io.BytesIO(zf.read(pkl[0])), str(path), storages).load()
-        for key, storage in storages.items():
-            name = f"{prefix}data/{key}"
-            if name not in names:
-                raise ConversionError(f"{path}: missing tensor data {name}")
-            storage.fill(_read_member(zf, name, storage.numel * storage.dtype.itemsize, path),
+        tensors = _state_tensors(_unpickle(io.BytesIO(raw), len(raw), str(path), storages),
+                                 str(path), file_size)
+        for storage in {id(t.storage): t.storage for t in tensors.values()}.values():
+            info = members.get(f"{prefix}data/{storage.key}")
+            if info is None:
+                raise ConversionError(f"{path}: missing tensor data "
+                                      f"{brief(f'{prefix}data/{storage.key}')}")
+            storage.fill(_read_member(zf, info, path, file_size, size=storage.nbytes),
                          str(path))
-    return obj
+    return tensors
 
 
-def _load_legacy(path: Path) -> Any:
+def _read_legacy(path: Path, file_size: int) -> dict[str, _LazyTensor]:
+    source = str(path)
     with open(path, "rb") as f:
         def header():
-            return _RestrictedUnpickler(f, str(path), {}).load()
+            return _unpickle(f, file_size, source, {})
 
-        if header() != _LEGACY_MAGIC:
+        magic = header()
+        if type(magic) is not int or magic != _LEGACY_MAGIC:
             raise ConversionError(f"{path}: not a PyTorch checkpoint (bad magic number)")
-        if header() != _LEGACY_PROTOCOL:
+        protocol = header()
+        if type(protocol) is not int or protocol != _LEGACY_PROTOCOL:
             raise ConversionError(f"{path}: unsupported legacy torch protocol version")
         header()  # sys_info: endianness and type sizes, all little/standard since 2017.
         storages: dict[str, _Storage] = {}
-        obj = _RestrictedUnpickler(f, str(path), storages).load()
-        keys = _RestrictedUnpickler(f, str(path), {}).load()
-        if not isinstance(keys, list):
+        obj = _unpickle(f, file_size, source, storages)
+        keys = header()
+        if type(keys) is not list or any(type(k) not in (str, int) for k in keys):
             raise ConversionError(f"{path}: the storage key list is missing")
-        file_size = os.fstat(f.fileno()).st_size
-        for key in keys:
-            storage = storages.get(str(key))
+        tensors = _state_tensors(obj, source, file_size)
+        used = {t.storage.key for t in tensors.values()}
+        seen: set[str] = set()
+        for key in map(str, keys):
+            storage = storages.get(key)
             if storage is None:
-                raise ConversionError(f"{path}: storage {key!r:.40} listed but never used")
-            if storage.array is not None:
-                raise ConversionError(f"{path}: storage {key} listed twice")
+                raise ConversionError(f"{path}: storage {brief(key)} listed but never used")
+            if key in seen:
+                raise ConversionError(f"{path}: storage {brief(key)} listed twice")
+            seen.add(key)
             head = f.read(8)
             if len(head) < 8:
-                raise ConversionError(f"{path}: truncated (storage {key})")
+                raise ConversionError(f"{path}: truncated (storage {brief(key)})")
             (numel,) = struct.unpack("<q", head)
             if numel != storage.numel:
-                raise ConversionError(f"{path}: storage {key} declares {numel} elements here "
-                                      f"and {storage.numel} in the pickle")
-            nbytes = numel * storage.dtype.itemsize
-            if nbytes > file_size - f.tell():
-                raise ConversionError(f"{path}: truncated (storage {key} needs {nbytes} bytes)")
-            storage.fill(f.read(nbytes), str(path))
-        missing = [k for k, s in storages.items() if s.array is None]
+                raise ConversionError(f"{path}: storage {brief(key)} declares {numel} elements "
+                                      f"here and {storage.numel} in the pickle")
+            if storage.nbytes > file_size - f.tell():
+                raise ConversionError(f"{path}: truncated (storage {brief(key)} needs "
+                                      f"{storage.nbytes} bytes)")
+            if key in used:
+                storage.fill(f.read(storage.nbytes), source)
+            else:
+                f.seek(storage.nbytes, os.SEEK_CUR)
+        missing = sorted(used - seen)
         if missing:
-            raise ConversionError(f"{path}: no data for storage {missing[0]}")
-    return obj
+            raise ConversionError(f"{path}: no data for storage {brief(missing[0])}")
+    return tensors
 
 
 def load_state_dict(path: str | Path) -> dict[str, np.ndarray]:
     """Reads a flat `{key: array}` from `.pth` (zip or legacy), `.pt`, `.bin` or `.safetensors`.
 
     Checkpoints that wrap the weights (`{"state_dict": ...}`, `{"model": ...}`) are unwrapped.
+    Memory and time stay bounded by the file's size whatever it declares (see the module
+    docstring); an array is read-only where it is a view of the file's data.
 
     Raises:
-      ConversionError: the file is missing, truncated, unsafe or holds no tensors.
+      ConversionError: the file is missing, truncated, unsafe, crafted or holds no tensors.
     """
     path = Path(path)
     if not path.is_file():
         raise ConversionError(f"{path}: no such file")
     if path.suffix == ".safetensors":
         return _load_safetensors(path)
+    file_size = path.stat().st_size
     try:
-        obj = _load_zip(path) if zipfile.is_zipfile(path) else _load_legacy(path)
-        obj = _collect_tensors(obj, str(path))
+        read = _read_zip if zipfile.is_zipfile(path) else _read_legacy
+        return {key: tensor.array() for key, tensor in read(path, file_size).items()}
     except ConversionError:
         raise
     except (pickle.UnpicklingError, EOFError, zipfile.BadZipFile, ValueError, TypeError,
             struct.error, IndexError, AttributeError, KeyError, UnicodeDecodeError,
             OverflowError, RecursionError, MemoryError, NotImplementedError, OSError) as e:
-        raise ConversionError(f"{path}: unreadable or truncated checkpoint ({e})") from None
-    for wrapper in ("state_dict", "model"):
-        if isinstance(obj, dict) and isinstance(obj.get(wrapper), dict):
-            obj = obj[wrapper]
-            break
-    if not isinstance(obj, dict) or not obj:
-        raise ConversionError(f"{path}: holds no state_dict of tensors")
-    bad = [k for k, v in obj.items() if not isinstance(v, np.ndarray)]
-    if bad:
-        raise ConversionError(f"{path}: entries that are not tensors: {', '.join(bad[:5])}")
-    return dict(obj)
+        raise ConversionError(f"{path}: unreadable or truncated checkpoint "
+                              f"({type(e).__name__}: {brief(str(e), 200)})") from None
 
 
 def _load_safetensors(path: Path) -> dict[str, np.ndarray]:
