@@ -155,7 +155,8 @@ class _LazyTensor:
         view = np.lib.stride_tricks.as_strided(
             buf[self.offset:], shape=self.size, strides=[s * itemsize for s in self.stride],
             writeable=False)
-        return np.ascontiguousarray(view) if view.size <= buf.size else view
+        # np.require keeps a 0-d tensor 0-d (np.ascontiguousarray would make it 1-d).
+        return np.require(view, requirements="C") if view.size <= buf.size else view
 
 
 def _rebuild_tensor(storage: Any, offset: Any, size: Any, stride: Any, *_args) -> _LazyTensor:
@@ -164,9 +165,9 @@ def _rebuild_tensor(storage: Any, offset: Any, size: Any, stride: Any, *_args) -
         raise _Refused(f"a tensor is built on {brief(storage)}, not on a storage")
     if (type(size) is not tuple or type(stride) is not tuple or len(size) != len(stride)
             or len(size) > _MAX_RANK):
-        raise _Refused(f"storage {brief(storage.key)}: a tensor's size {brief(size)} and "
-                       f"stride {brief(stride)} must be tuples of equal length, at most "
-                       f"{_MAX_RANK}")
+        raise _Refused(f"storage {brief(storage.key)}: a tensor's size and stride must be "
+                       f"tuples of equal length (at most {_MAX_RANK}), got {brief(size)} and "
+                       f"{brief(stride)}")
     return _LazyTensor(storage, offset, size, stride)
 
 
@@ -363,8 +364,8 @@ def _state_tensors(obj: Any, source: str, file_size: int) -> dict[str, _LazyTens
         raise ConversionError(f"{source}: holds no state_dict of tensors")
     for key in obj:
         if type(key) is not str:
-            raise ConversionError(f"{source}: state_dict key {brief(key)} is a "
-                                  f"{type(key).__name__}, not a string")
+            raise ConversionError(f"{source}: state_dict key {brief(key)} "
+                                  f"({type(key).__name__}) is not a string")
     bad = [brief(k) for k, v in obj.items() if not isinstance(v, _LazyTensor)]
     if bad:
         raise ConversionError(f"{source}: entries that are not tensors: {', '.join(bad[:5])}")
@@ -378,6 +379,10 @@ def _state_tensors(obj: Any, source: str, file_size: int) -> dict[str, _LazyTens
     return dict(obj)
 
 
+_ZIP_METHODS = {zipfile.ZIP_DEFLATED: "deflate", zipfile.ZIP_BZIP2: "bzip2",
+                zipfile.ZIP_LZMA: "lzma"}
+
+
 def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path, archive_size: int,
                  size: int | None = None, at_most: int | None = None) -> bytes:
     """A zip member's bytes, its header checked before anything is read or allocated.
@@ -387,8 +392,10 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path, archive
     """
     name = brief(info.filename)
     if info.compress_type != zipfile.ZIP_STORED:
+        method = _ZIP_METHODS.get(info.compress_type, "unknown")
         raise ConversionError(f"{path}: member {name} is compressed (zip method "
-                              f"{info.compress_type}); torch checkpoints store them uncompressed")
+                              f"{info.compress_type}, {method}); torch checkpoints store them "
+                              "uncompressed")
     if info.flag_bits & 0x1:
         raise ConversionError(f"{path}: member {name} is encrypted")
     if info.file_size != info.compress_size or (
