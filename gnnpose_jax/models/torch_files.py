@@ -1,4 +1,4 @@
-"""Reads PyTorch state dicts as NumPy arrays, safely and without torch.
+"""Reads PyTorch state dicts as NumPy arrays, safely, within bounds, and without torch.
 
 `.pth` files are pickles, and unpickling runs whatever callables the file names. The reader
 here is a restricted unpickler: it resolves only the handful of globals a tensor checkpoint
@@ -6,6 +6,25 @@ needs (tensor rebuilders, storage types, OrderedDict) and refuses anything else 
 of it is called. Both torch serialisations are read: the zip format (torch >= 1.6) and the
 legacy stream format of the 2019 model-zoo files. `.safetensors` files go through
 `safetensors.numpy`.
+
+Memory and time stay bounded by the file's size whatever it declares:
+
+- The pickle runs on Python's own opcode interpreter limited to the opcodes a checkpoint
+  uses (no sets, no construction by class), calls only the allowed functions with at most
+  8 arguments, and takes only strings and numbers as dict keys, so nothing hashes, compares
+  or prints a structure the file built. Memo references can make a few hundred bytes a
+  list nested a billion times over as a tree; nothing walks it: only the state dict's own
+  entries are looked at, and messages describe file values briefly (`brief`).
+- Fields that say how much to read (pickle lengths, zip member sizes, legacy data sections)
+  are checked against what is left of the file before anything is allocated. Zip members
+  must be stored, as torch writes them: a compressed one (a few hundred bytes of bzip2 can
+  expand to gigabytes) is refused unread, as torch refuses it.
+- Every tensor view is checked against its storage in Python integers. The state dict's
+  tensors may hold at most `OUTPUT_BYTES_PER_INPUT_BYTE` (4) bytes per byte of the file
+  together, which bounds both their element count and what a converter makes of them (at
+  most 16 bytes of float32 per byte of the file). A view reaching more elements than its
+  storage holds (a stride-0 broadcast) is returned as a read-only view of the file's data,
+  never expanded; only the storages the state dict uses are read.
 """
 
 from __future__ import annotations
@@ -437,6 +456,11 @@ def _read_zip(path: Path, file_size: int) -> dict[str, _LazyTensor]:
 def _read_legacy(path: Path, file_size: int) -> dict[str, _LazyTensor]:
     source = str(path)
     with open(path, "rb") as f:
+        if f.read(1) != pickle.PROTO:
+            raise ConversionError(f"{path}: not a PyTorch checkpoint (neither a zip archive nor "
+                                  "a pickle of protocol 2 or later)")
+        f.seek(0)
+
         def header():
             return _unpickle(f, file_size, source, {})
 
