@@ -253,8 +253,8 @@ class _RestrictedUnpickler(pickle._Unpickler):
                            "is read; save a plain state_dict of tensors)") from None
 
     def persistent_load(self, pid):
-        if type(pid) is not tuple or type(pid[0] if pid else None) not in (str, bytes) \
-                or pid[0] not in ("storage", b"storage"):
+        kind = pid[0] if type(pid) is tuple and pid else None
+        if type(kind) not in (str, bytes) or kind not in ("storage", b"storage"):
             raise _Refused(f"unsupported persistent id {brief(pid)}")
         if len(pid) < 5:
             raise _Refused(f"malformed storage id {brief(pid)}")
