@@ -10,7 +10,7 @@ back).
 import argparse
 from pathlib import Path
 
-from gnnpose_jax.cli import run_cli
+from gnnpose_jax.cli import check_writable, run_cli
 from gnnpose_jax.errors import ConversionError
 
 
@@ -53,6 +53,7 @@ def _export(src: Path, dst: Path, overwrite: bool) -> None:
     if dst.is_dir() or (dst.exists() and not overwrite):
         raise ConversionError(f"{dst}: already exists; choose a new destination (or "
                               "--overwrite to replace the file)")
+    check_writable(dst, "DST")
     if yolox.is_yolox_dir(src):
         config = yolox_convert.export_safetensors(src, dst)
         print(f"wrote {dst} ({_describe_yolox(config)}, official PyTorch layout)")
@@ -69,6 +70,7 @@ def _convert(src: Path, dst: Path, input_hw: tuple[int, int] | None) -> None:
 
     if dst.exists():  # before reading SRC, which may be large
         raise ConversionError(f"{dst}: already exists; choose a new destination")
+    check_writable(dst, "DST", folder=True)
     state = load_state_dict(src)
     if not yolox_convert.is_yolox_state_dict(state):
         config = hrnet_convert.convert_state_dict(state, dst, str(src), input_hw)

@@ -42,6 +42,10 @@ def infer_config(state: dict[str, np.ndarray], source: str = "checkpoint") -> HR
     missing = [k for k in required if k not in state]
     if missing:
         raise ConversionError(f"{source}: not a pose HRNet checkpoint (missing {listed(missing)})")
+    not_conv = [k for k in required if np.ndim(state[k]) != 4]
+    if not_conv:
+        raise ConversionError(f"{source}: not a pose HRNet checkpoint ({listed(not_conv)} must "
+                              "be conv weights, 4-D)")
 
     def count(pattern: str) -> int:
         found = {int(m.group(1)) for k in state if (m := re.match(pattern, k))}

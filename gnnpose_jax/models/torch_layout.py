@@ -19,6 +19,7 @@ from flax import traverse_util
 from gnnpose_jax.errors import ConversionError
 
 MAX_LISTED = 5
+MAX_KEY_SHOWN = 80
 
 
 def flax_module_to_torch(path: str) -> str:
@@ -27,10 +28,20 @@ def flax_module_to_torch(path: str) -> str:
 
 
 def listed(keys) -> str:
-    """The first few of `keys`, sorted and comma-separated, with a count of the rest."""
+    """The first few of `keys`, sorted and comma-separated, with a count of the rest.
+
+    Keys come from files, so one that is long or holds unprintable characters is quoted and
+    cut: the message stays one short line.
+    """
     keys = sorted(keys)
     more = f" (and {len(keys) - MAX_LISTED} more)" if len(keys) > MAX_LISTED else ""
-    return ", ".join(keys[:MAX_LISTED]) + more
+    return ", ".join(map(_shown, keys[:MAX_LISTED])) + more
+
+
+def _shown(key: str) -> str:
+    if len(key) > MAX_KEY_SHOWN:
+        return f"{key[:MAX_KEY_SHOWN]!r}... ({len(key)} long)"
+    return key if key.isprintable() else repr(key)
 
 
 def _flax_leaves(variables: dict[str, Any]) -> dict[tuple[str, str], Any]:

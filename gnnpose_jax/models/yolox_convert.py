@@ -47,9 +47,9 @@ def infer_config(state: dict[str, np.ndarray], source: str = "checkpoint") -> Yo
     if missing:
         raise ConversionError(f"{source}: not a YOLOX checkpoint (missing {listed(missing)})")
     stem, classes = state[STEM_KEY], state[_CLASSES_KEY]
-    if stem.ndim != 4 or classes.ndim != 4:
+    if stem.ndim != 4 or classes.ndim != 4 or not stem.shape[0] or not classes.shape[0]:
         raise ConversionError(f"{source}: not a YOLOX checkpoint ({STEM_KEY} and "
-                              f"{_CLASSES_KEY} must be conv weights)")
+                              f"{_CLASSES_KEY} must be conv weights with output channels)")
     blocks = {int(m.group(1)) for k in state if (m := re.match(r"backbone\.C3_p4\.m\.(\d+)\.", k))}
     inferred = YoloxConfig(depth=(max(blocks) + 1 if blocks else 0) / 3,
                            width=stem.shape[0] / 64,

@@ -2,6 +2,7 @@
 an existing destination) in one line, writing nothing."""
 
 import dataclasses
+import os
 import subprocess
 import sys
 
@@ -85,3 +86,21 @@ def test_refuses_existing_destination(tmp_path, tiny_state):
     result = _convert_cli(src, dst)
     assert result.returncode == 2 and "already exists" in result.stderr
     assert (dst / "keep.txt").read_text() == "user data"
+
+
+def test_refuses_an_unwritable_destination_before_reading_the_source(tmp_path):
+    """DST is checked first: a source that would fail (here, not a checkpoint at all) is not
+    even read when DST cannot be written, converting or exporting."""
+    garbage = tmp_path / "garbage.pth"
+    garbage.write_bytes(b"not a checkpoint")
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    for src, dst in ((garbage, blocker / "out"), (tmp_path, blocker / "w.safetensors")):
+        result = _convert_cli(src, dst)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith(f"error: DST {dst}: {blocker} is a file, not a folder")
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    if os.geteuid() != 0:  # root writes anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        _assert_refused(garbage, locked / "out", "DST", "permission denied")

@@ -5,8 +5,10 @@ would never write wrongly can be set to anything: storage keys, element counts, 
 sizes, strides, dtypes, the data's length. Hypothesis drives those fields, and byte-level
 truncation and corruption, over both torch serialisations and safetensors. The property: the
 reader either returns exactly what an independent index computation over the storage bytes
-gives, or raises `ConversionError`. Any other exception fails the test, and a segfault or a
-read outside the buffer kills the worker.
+gives, or raises `ConversionError` (as it must when the view is out of bounds, or holds more
+bytes than `OUTPUT_BYTES_PER_INPUT_BYTE` per byte of the file). Any other exception fails the
+test, and a segfault or a read outside the buffer kills the worker. Memory and time under
+crafted files are the subject of `test_torch_files_bounds.py`.
 
 The example counts are bounded and the examples derandomised, so CI runs the same cases every
 time (`HYPOTHESIS_FUZZ_EXAMPLES` raises the count for a longer local hunt).
@@ -25,7 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gnnpose_jax.errors import ConversionError
-from gnnpose_jax.models.torch_files import load_state_dict
+from gnnpose_jax.models.torch_files import OUTPUT_BYTES_PER_INPUT_BYTE, load_state_dict
 from tests.helpers.torch_pickles import write_legacy, write_zip
 
 EXAMPLES = int(os.environ.get("HYPOTHESIS_FUZZ_EXAMPLES", "120"))
@@ -46,14 +48,18 @@ def _expected(data: bytes, dtype, offset: int, size, stride) -> np.ndarray:
     return flat[index]
 
 
-def _valid(numel, data_elements, offset, size, stride) -> bool:
-    """Whether a reader must accept the tensor: every bound inside the storage's data."""
+def _valid(numel, data_elements, offset, size, stride, itemsize, file_size) -> bool:
+    """Whether a reader must accept the tensor: every bound inside the storage's data, and
+    the tensor's bytes within the budget per byte of the file."""
     if numel != data_elements or any(v < 0 for v in (offset, *size, *stride)):
         return False
     if any(v > 1 << 40 for v in (numel, offset, *size, *stride)):
         return False
-    if int(np.prod(size, dtype=object)) == 0:
+    elements = int(np.prod(size, dtype=object))
+    if elements == 0:
         return True
+    if elements * itemsize > OUTPUT_BYTES_PER_INPUT_BYTE * file_size:
+        return False
     return offset + sum((n - 1) * s for n, s in zip(size, stride, strict=True)) < numel
 
 
@@ -83,13 +89,14 @@ def _crafted_tensor(draw):
 def _check(path: Path, spec) -> None:
     """The reader's answer for one crafted tensor is the reference's, or a ConversionError."""
     storage, numel, offset, size, stride, data_elements, data = spec
+    valid = _valid(numel, data_elements, offset, size, stride,
+                   np.dtype(DTYPES[storage]).itemsize, path.stat().st_size)
     try:
         state = load_state_dict(path)
     except ConversionError:
-        assert not _valid(numel, data_elements, offset, size, stride), (
-            "a well-formed tensor was refused")
+        assert not valid, "a well-formed tensor was refused"
         return
-    assert _valid(numel, data_elements, offset, size, stride), "a crafted tensor was accepted"
+    assert valid, "a crafted tensor was accepted"
     expected = _expected(data, DTYPES[storage], offset, size, stride)
     np.testing.assert_array_equal(state["w"], expected)
     assert state["w"].dtype == DTYPES[storage] and state["w"].shape == tuple(size)
