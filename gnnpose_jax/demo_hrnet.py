@@ -15,12 +15,13 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from gnnpose_jax.cli import run_cli
+from gnnpose_jax.cli import check_writable, run_cli
 from gnnpose_jax.data import posetrack, transforms
 from gnnpose_jax.errors import DataError
 from gnnpose_jax.models import hrnet
 from gnnpose_jax.models.pretrained import DEFAULT_INPUT_HW
 from gnnpose_jax.models.topdown import TopDownEstimator
+from gnnpose_jax.paths import check_distinct
 from gnnpose_jax.viz.draw import draw_pose, track_colour, write_png
 
 DEFAULT_SAMPLES = Path(__file__).resolve().parents[2] / "shared/data/posetrack18_samples"
@@ -74,6 +75,9 @@ def main() -> None:
     parser.add_argument("--min-score", type=float, default=0.5)
     parser.add_argument("--batch-size", type=int, default=8)
     args = parser.parse_args()
+    check_writable(args.out, "--out", folder=True)
+    check_distinct([("--out", args.out)], [("--samples", args.samples),
+                                           ("--checkpoint", args.checkpoint)])
     run_demo(args.samples, args.out, args.checkpoint, args.min_score, DEFAULT_INPUT_HW,
              args.batch_size)
 

@@ -150,16 +150,18 @@ class Renderer:
     def __call__(self, image: np.ndarray, outputs: list[TrackedPose]) -> None:
         canvas = render(image, outputs, self.joint_threshold)
         if self.writer is None:
-            self.writer = VideoWriter(self._path(".mp4"), self.fps,
+            self.writer = VideoWriter(self.files(self.stem)[0], self.fps,
                                       (image.shape[1], image.shape[0]))
         self.writer.write(canvas)
         recovered = sum(o.recovered for o in outputs)
         if recovered > self.best[0]:
             self.best = (recovered, canvas)
 
-    def _path(self, suffix: str) -> Path:
-        """`stem` + suffix (a stem like `clip.v2` keeps its dot)."""
-        return self.stem.with_name(self.stem.name + suffix)
+    @staticmethod
+    def files(stem: Path) -> list[Path]:
+        """The video and the PNG a renderer of `stem` writes: `stem.mp4`, `stem.png` (a stem
+        like `clip.v2` keeps its dot)."""
+        return [stem.with_name(stem.name + suffix) for suffix in (".mp4", ".png")]
 
     def __enter__(self) -> Renderer:
         return self
@@ -175,4 +177,4 @@ class Renderer:
             return
         self.writer.close(keep)
         if keep:
-            write_png(self._path(".png"), self.best[1])
+            write_png(self.files(self.stem)[1], self.best[1])
