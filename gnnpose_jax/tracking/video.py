@@ -11,6 +11,7 @@ import numpy as np
 
 from gnnpose_jax import atomic
 from gnnpose_jax.data import transforms
+from gnnpose_jax.data.image_header import check_image_size
 from gnnpose_jax.data.types import Frame, Sequence
 from gnnpose_jax.errors import DataError
 from gnnpose_jax.tracking.tracker import TrackedPose
@@ -42,6 +43,14 @@ class FrameSource:
             capture = cv2.VideoCapture(str(self.path))
             if not capture.isOpened():
                 raise DataError(f"{self.path}: cannot open the video")
+            size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+                    int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+            if min(size) > 0:  # the size the container declares, checked before decoding
+                try:
+                    check_image_size(*size, self.path)
+                except DataError:
+                    capture.release()
+                    raise
             self.fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
             ok, _ = capture.read()
             capture.release()
