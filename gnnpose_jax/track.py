@@ -50,7 +50,7 @@ from gnnpose_jax.tracking.run import (
 )
 from gnnpose_jax.tracking.split import TrackerModels, load_models
 from gnnpose_jax.tracking.tracker import OnlineTracker, TrackerConfig
-from gnnpose_jax.tracking.video import FrameSource, Renderer
+from gnnpose_jax.tracking.video import FrameSource, Renderer, check_frame_indices
 
 DEFAULT_CONF, DEFAULT_NMS = 0.25, 0.45  # the official YOLOX demo's
 
@@ -81,6 +81,7 @@ def box_source(args: argparse.Namespace, sequence: Sequence) -> BoxSource:
     if args.detections is not None:
         dets = posetrack.read_detections(args.detections)
         check_detections_match(dets, [sequence], str(args.detections))
+        check_frame_indices(dets, len(sequence.frames), str(args.detections))
         return detection_boxes(dets)
     from gnnpose_jax.models.detect import PersonDetector
     from gnnpose_jax.models.pretrained import load_detector

@@ -282,7 +282,8 @@ def usable_boxes(boxes: np.ndarray, image_hw: Sequence[int] | None = None) -> np
     Args:
       boxes: (N, 4 or more) rows `[x, y, w, h, ...]`.
       image_hw: the frame's (H, W); if given, a box must also be at most `MAX_BOX_FRAMES`
-        frame sizes wide and high, and start no farther than that from the frame.
+        frame sizes wide and high, start no farther than that from the frame, and overlap
+        the frame (a box wholly outside it holds no pixel of the person).
 
     Returns:
       (N,) bool.
@@ -294,6 +295,8 @@ def usable_boxes(boxes: np.ndarray, image_hw: Sequence[int] | None = None) -> np
             limit = MAX_BOX_FRAMES * np.array([image_hw[1], image_hw[0]], np.float64)
             ok &= (np.abs(boxes[:, :2]) <= limit).all(axis=1)
             ok &= (boxes[:, 2:4] <= limit).all(axis=1)
+            size = np.array([image_hw[1], image_hw[0]], np.float64)
+            ok &= ((boxes[:, :2] < size) & (boxes[:, :2] + boxes[:, 2:4] > 0)).all(axis=1)
     return ok
 
 
