@@ -25,7 +25,7 @@ FlaggedPaths = Iterable[tuple[str, "str | os.PathLike | None"]]
 
 def name_max(folder: Path) -> int:
     """The longest file name, in bytes, that the file system holding `folder` takes."""
-    while not folder.exists() and folder != folder.parent:
+    while not os.path.isdir(folder) and folder != folder.parent:  # isdir: False if too long
         folder = folder.parent
     try:
         return os.pathconf(folder, "PC_NAME_MAX")
