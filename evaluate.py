@@ -40,6 +40,7 @@ from gnnpose_jax.evaluation.pt21_report import (
     evaluate_posetrack21,
     format_posetrack21_table,
 )
+from gnnpose_jax.paths import check_distinct
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -127,6 +128,10 @@ def run_tracker(args: argparse.Namespace) -> int:
     check_outputs((("--output", args.output, False),
                    ("--predictions-out", args.predictions_out, True),
                    ("--render", args.render, True)))
+    check_distinct([("--output", args.output), ("--predictions-out", args.predictions_out),
+                    ("--render", args.render)],
+                   [("--config", args.config), ("--workdir", args.workdir), ("--data", args.data),
+                    ("--detections", args.detections), ("--detector", args.detector)])
     config = load_config_file(args.config)
     root = dataset_folder(config.data, args.workdir, args.data)
     sequences = read_split(root, args.split)
@@ -165,6 +170,10 @@ def run_metrics(args: argparse.Namespace) -> int:
     """Metrics mode: read, (convert), score, write OUT.json, print the table."""
     check_outputs((("--output", args.output, False),
                    ("--converted-out", args.converted_out, True)))
+    converted = [] if args.converted_out is None else [
+        ("--converted-out", args.converted_out / sub) for sub in ("ground_truth", "predictions")]
+    check_distinct([("--output", args.output), *converted],
+                   [("--ground-truth", args.ground_truth), ("--predictions", args.predictions)])
     benchmark = args.benchmark or detect_benchmark(args.ground_truth)
     if benchmark == "posetrack21":
         return run_posetrack21(args)

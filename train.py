@@ -19,7 +19,7 @@ import sys
 from absl import flags
 from ml_collections import config_flags
 
-from gnnpose_jax.cli import run_cli
+from gnnpose_jax.cli import check_writable, run_cli
 from gnnpose_jax.errors import ConfigError
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "configs/NAME.py", lock_config=True)
@@ -46,6 +46,7 @@ def main() -> None:
     if _CONFIG.value is None or not _WORKDIR.value:
         raise ConfigError("usage: python train.py --config configs/NAME.py --workdir DIR "
                           "[--config.KEY=VALUE ...]")
+    check_writable(_WORKDIR.value, "--workdir", folder=True)
     distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
     from gnnpose_jax.training import train_and_evaluate
 

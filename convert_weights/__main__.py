@@ -12,6 +12,7 @@ from pathlib import Path
 
 from gnnpose_jax.cli import check_writable, run_cli
 from gnnpose_jax.errors import ConversionError
+from gnnpose_jax.paths import check_distinct
 
 
 def _parse_hw(text: str) -> tuple[int, int]:
@@ -37,6 +38,8 @@ def main() -> None:
                              "directory is never replaced)")
     args = parser.parse_args()
     input_hw = None if args.input_size is None else _parse_hw(args.input_size)
+    check_writable(args.dst, "DST", folder=not args.src.is_dir())
+    check_distinct([("DST", args.dst)], [("SRC", args.src)])
     if args.src.is_dir():
         _export(args.src, args.dst, args.overwrite)
     else:

@@ -18,6 +18,10 @@ import shutil
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+#: The most bytes a temporary sibling's name adds to its target's name: a leading dot, the
+#: process id (at most 7 digits on Linux), 8 random hex digits and `.tmp` (22; 2 spare).
+TEMPORARY_NAME_EXTRA = 24
+
 
 def temporary_sibling(path: str | os.PathLike) -> Path:
     """Creates and returns an empty hidden file beside `path`, with the umask's usual mode.

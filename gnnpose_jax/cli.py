@@ -2,24 +2,62 @@
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from gnnpose_jax.errors import GnnPoseError, OutputError
+from gnnpose_jax.paths import check_name_lengths
+
+#: Exit statuses of a run stopped by SIGINT (Ctrl-C) and SIGTERM, as a shell reports them.
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
+
+
+class Terminated(BaseException):
+    """Raised in the main thread on SIGTERM, so that `finally` blocks and the atomic writers'
+    cleanup run as they do for Ctrl-C (not an `Exception`: no `except Exception` stops it)."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated
 
 
 def run_cli(main: Callable[[], int | None]) -> None:
-    """Runs `main`; a `GnnPoseError` becomes one line on stderr and exit status 2."""
+    """Runs `main`; a `GnnPoseError` becomes one line on stderr and exit status 2.
+
+    SIGINT and SIGTERM stop it cleanly: the exception unwinds `main` (temporary files are
+    deleted, earlier outputs are left as they were), one line says so, and the process ends
+    with status 130 or 143 through `os._exit`. Exiting the usual way would tear the
+    interpreter down while other threads (XLA's compiler and thread pools, a video codec) may
+    still run, which crashed with a segmentation fault.
+    """
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         code = main()
     except GnnPoseError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+        _stop("interrupted", EXIT_INTERRUPTED)
+    except Terminated:
+        _stop("terminated", EXIT_TERMINATED)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     sys.exit(code or 0)
+
+
+def _stop(message: str, status: int) -> None:
+    """Prints `message`, flushes the output and ends the process at once with `status`."""
+    for sig in (signal.SIGINT, signal.SIGTERM):  # a second signal must not cut this short
+        signal.signal(sig, signal.SIG_IGN)
+    print(message, file=sys.stderr)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(status)
 
 
 def check_writable(path: str | os.PathLike, flag: str, folder: bool = False) -> None:
@@ -31,10 +69,13 @@ def check_writable(path: str | os.PathLike, flag: str, folder: bool = False) -> 
       folder: whether the output is a folder.
 
     Raises:
-      OutputError: the path is a folder where a file is expected (or the reverse), a parent
-        is a file, or the nearest existing folder above it is not writable.
+      OutputError: a name in the path is too long for the file system (with room for the
+        temporary sibling the atomic writers use), the path is a folder where a file is
+        expected (or the reverse), a parent is a file, or the nearest existing folder above
+        it is not writable.
     """
     path = Path(path).absolute()
+    check_name_lengths(path, flag)
     if path.exists() and path.is_dir() != folder:
         found, wanted = ("a file", "a folder") if folder else ("a folder", "a file")
         raise OutputError(f"{flag} {path}: is {found}; expected {wanted}")

@@ -28,6 +28,7 @@ from gnnpose_jax.errors import DataError
 from gnnpose_jax.models import hrnet
 from gnnpose_jax.models.pretrained import DEFAULT_INPUT_HW, load_pose_network
 from gnnpose_jax.models.topdown import TopDownEstimator
+from gnnpose_jax.paths import check_distinct
 from gnnpose_jax.viz.draw import draw_pose, track_colour, write_png
 
 ANNOTATIONS = "annotations/test_posetrack18_val.json"
@@ -104,6 +105,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     args = parser.parse_args()
     check_writable(args.out, "--out", folder=True)
+    check_distinct([("--out", args.out)], [("--samples", args.samples),
+                                           ("--checkpoint", args.checkpoint)])
     run_demo(args.samples, args.out, args.checkpoint, args.min_score, args.batch_size,
              args.joints)
 

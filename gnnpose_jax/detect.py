@@ -21,6 +21,7 @@ from tqdm import tqdm
 from gnnpose_jax.cli import check_writable, run_cli
 from gnnpose_jax.data import posetrack
 from gnnpose_jax.errors import ConfigError
+from gnnpose_jax.paths import check_distinct
 from gnnpose_jax.tracking.video import FrameSource
 
 
@@ -68,6 +69,8 @@ def main() -> None:
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size {args.batch_size}: expected a positive integer")
     check_writable(args.output, "--output")
+    check_distinct([("--output", args.output)],
+                   [("IMAGE|VIDEO|FRAME_DIR", args.source), ("--detector", args.detector)])
     source = FrameSource(args.source)
 
     from gnnpose_jax.models.detect import PersonDetector

@@ -38,6 +38,7 @@ from gnnpose_jax.data import posetrack
 from gnnpose_jax.data.joints import JOINT_LAYOUTS
 from gnnpose_jax.data.types import Sequence
 from gnnpose_jax.errors import ConfigError, DataError
+from gnnpose_jax.paths import check_distinct
 from gnnpose_jax.tracking.config import tracker_config_for
 from gnnpose_jax.tracking.run import (
     BoxSource,
@@ -49,7 +50,7 @@ from gnnpose_jax.tracking.run import (
 )
 from gnnpose_jax.tracking.split import TrackerModels, load_models
 from gnnpose_jax.tracking.tracker import OnlineTracker, TrackerConfig
-from gnnpose_jax.tracking.video import FrameSource, Renderer
+from gnnpose_jax.tracking.video import FrameSource, Renderer, check_frame_indices
 
 DEFAULT_CONF, DEFAULT_NMS = 0.25, 0.45  # the official YOLOX demo's
 
@@ -80,6 +81,7 @@ def box_source(args: argparse.Namespace, sequence: Sequence) -> BoxSource:
     if args.detections is not None:
         dets = posetrack.read_detections(args.detections)
         check_detections_match(dets, [sequence], str(args.detections))
+        check_frame_indices(dets, len(sequence.frames), str(args.detections))
         return detection_boxes(dets)
     from gnnpose_jax.models.detect import PersonDetector
     from gnnpose_jax.models.pretrained import load_detector
@@ -103,12 +105,15 @@ def check_args(args: argparse.Namespace) -> None:
         raise ConfigError("--conf and --nms are --detector's thresholds; there is no --detector")
     check_thresholds(DEFAULT_CONF if args.conf is None else args.conf,
                      DEFAULT_NMS if args.nms is None else args.nms)
-    if args.render is not None:
-        for suffix in (".mp4", ".png"):  # as `Renderer` names its files
-            stem = args.render.with_suffix("")
-            check_writable(stem.with_name(stem.name + suffix), "--render")
+    renders = [] if args.render is None else Renderer.files(args.render.with_suffix(""))
+    for path in renders:
+        check_writable(path, "--render")
     if args.output is not None:
         check_writable(args.output, "--output")
+    check_distinct([("--output", args.output)] + [("--render", p) for p in renders],
+                   [("VIDEO_OR_FRAME_DIR", args.source), ("--detections", args.detections),
+                    ("--detector", args.detector), ("--hrnet", args.hrnet),
+                    ("--gnn/--workdir", args.run), ("--config", args.config)])
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from gnnpose_jax.data.image_header import check_image_size, image_size
 from gnnpose_jax.data.joints import FLIP_PERMUTATION
 from gnnpose_jax.errors import DataError
 
@@ -281,7 +282,8 @@ def usable_boxes(boxes: np.ndarray, image_hw: Sequence[int] | None = None) -> np
     Args:
       boxes: (N, 4 or more) rows `[x, y, w, h, ...]`.
       image_hw: the frame's (H, W); if given, a box must also be at most `MAX_BOX_FRAMES`
-        frame sizes wide and high, and start no farther than that from the frame.
+        frame sizes wide and high, start no farther than that from the frame, and overlap
+        the frame (a box wholly outside it holds no pixel of the person).
 
     Returns:
       (N,) bool.
@@ -293,6 +295,8 @@ def usable_boxes(boxes: np.ndarray, image_hw: Sequence[int] | None = None) -> np
             limit = MAX_BOX_FRAMES * np.array([image_hw[1], image_hw[0]], np.float64)
             ok &= (np.abs(boxes[:, :2]) <= limit).all(axis=1)
             ok &= (boxes[:, 2:4] <= limit).all(axis=1)
+            size = np.array([image_hw[1], image_hw[0]], np.float64)
+            ok &= ((boxes[:, :2] < size) & (boxes[:, :2] + boxes[:, 2:4] > 0)).all(axis=1)
     return ok
 
 
@@ -328,17 +332,19 @@ def read_image_rgb(path: str | Path) -> np.ndarray:
     """Read an image file as RGB (EXIF orientation ignored, as in the official code).
 
     Args:
-      path: an image file cv2 can decode.
+      path: a JPEG, PNG or BMP file within the size cap (`image_header.check_image_size`).
 
     Returns:
       `(H, W, 3)` RGB uint8.
 
     Raises:
-      DataError: naming the path, if the file is missing or cannot be decoded.
+      DataError: naming the path, if the file is missing, cannot be decoded, or declares an
+        image over the cap in its header (checked before decoding).
     """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: image file not found")
+    check_image_size(*image_size(path), path)
     image = cv2.imread(str(path), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     if image is None:
         raise DataError(f"{path}: cannot decode the image (expected a JPEG or PNG file)")

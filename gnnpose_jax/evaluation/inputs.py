@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from gnnpose_jax.data.posetrack import read_sequence, read_sequences
@@ -20,8 +22,9 @@ def load_for_evaluation(ground_truth: str | os.PathLike, predictions: str | os.P
 
     Args:
       ground_truth: a folder with one JSON per sequence, or a combined file.
-      predictions: a folder holding `<name>.json` for every GT sequence (other files are not
-        read), or a combined file holding every GT sequence.
+      predictions: a folder holding `<name>.json` for every GT sequence, or a combined file
+        holding every GT sequence; prediction files (sequences) of no GT sequence are not
+        read, and their count is logged as a warning (`warn_unscored`).
       positional_pairing: pair frames by position alone, as the official toolkit does.
 
     Returns:
@@ -44,12 +47,14 @@ def load_for_evaluation(ground_truth: str | os.PathLike, predictions: str | os.P
                 raise DataError(f"{file}: missing prediction file for ground-truth sequence "
                                 f"{seq.name}")
         preds = [read_sequence(f, require_annotations=True) for f in pred_files]
+        warn_unscored(pred_path, [p.stem for p in pred_path.glob("*.json")], gt_seqs)
     else:
         by_name = {s.name: s for s in read_sequences(pred_path, require_annotations=True)}
         missing = [s.name for s in gt_seqs if s.name not in by_name]
         if missing:
             raise DataError(f"{pred_path}: no predictions for ground-truth sequence {missing[0]}")
         preds = [by_name[s.name] for s in gt_seqs]
+        warn_unscored(pred_path, by_name, gt_seqs)
         pred_files = [pred_path] * len(gt_seqs)
     for gt, pred, file in zip(gt_seqs, preds, pred_files, strict=True):
         gt_file = gt_path / f"{gt.name}.json" if gt_path.is_dir() else gt_path
@@ -67,6 +72,17 @@ def load_for_evaluation(ground_truth: str | os.PathLike, predictions: str | os.P
                     f"order them as the ground truth, or pass --positional-pairing to score "
                     f"them as the official toolkit would")
     return gt_seqs, preds
+
+
+def warn_unscored(predictions: Path, names: Iterable[str], gt_seqs: list[Sequence]) -> None:
+    """Warns of prediction sequences `names` (in `predictions`) that no GT sequence has:
+    they are not scored, which a misnamed file or the wrong GT folder would explain."""
+    extra = sorted(set(names) - {s.name for s in gt_seqs})
+    if extra:
+        logging.getLogger(__name__).warning(
+            "%s: %d prediction sequence(s) have no ground truth and are not scored (such as "
+            "%s; the ground truth has %d sequences)", predictions, len(extra), extra[0],
+            len(gt_seqs))
 
 
 def same_image(gt: Frame, pred: Frame) -> bool:

@@ -23,6 +23,7 @@ from gnnpose_jax.data.posetrack import MIN_SCORE
 from gnnpose_jax.data.types import Person, Sequence
 from gnnpose_jax.errors import DataError
 from gnnpose_jax.evaluation.ap import PERCENT, assign_people, detection_labels, voc_ap
+from gnnpose_jax.evaluation.inputs import warn_unscored
 from gnnpose_jax.evaluation.pairs import make_pairs
 from gnnpose_jax.evaluation.prepare import People, Prepared, _head_size
 from gnnpose_jax.evaluation.regions import points_in_polygons
@@ -43,7 +44,8 @@ Inputs = str | os.PathLike | list[Sequence]
 def load(ground_truth: Inputs, predictions: Inputs) -> tuple[list[Sequence], list[Sequence]]:
     """GT and prediction sequences from folders of PoseTrack21 files (or lists, passed through).
 
-    A prediction folder must hold `<name>.json` for every GT file; other files are not read.
+    A prediction folder must hold `<name>.json` for every GT file; other files are not read
+    (their count is logged as a warning).
 
     Raises:
       DataError: one line naming the file: a missing folder or prediction file, a malformed
@@ -60,6 +62,7 @@ def load(ground_truth: Inputs, predictions: Inputs) -> tuple[list[Sequence], lis
     if missing:
         raise DataError(f"{folder / (missing[0] + '.json')}: missing prediction file for "
                         f"ground-truth sequence {missing[0]}")
+    warn_unscored(folder, [p.stem for p in folder.glob("*.json")], gts)
     preds = []
     for gt in gts:
         path = folder / f"{gt.name}.json"

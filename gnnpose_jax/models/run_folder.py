@@ -19,6 +19,8 @@ the others write a scratch copy that they delete.
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ import jax
 from gnnpose_jax import atomic
 from gnnpose_jax.data.transforms import BOX_ENLARGE
 from gnnpose_jax.data.windows import TRACK_ENLARGE
+from gnnpose_jax.errors import ConfigError
 from gnnpose_jax.models.gnn import GnnConfig
 from gnnpose_jax.models.gnn_io import CropSettings, GnnExport, load_gnn, write_gnn
 from gnnpose_jax.models.hrnet import HRNetConfig, save_hrnet
@@ -39,7 +42,34 @@ YOLOX_EXPORT = "yolox"
 CONFIG_JSON = "config.json"
 
 __all__ = ["CONFIG_JSON", "GNN_EXPORT", "HRNET_EXPORT", "YOLOX_EXPORT", "export_gnn",
-           "export_hrnet", "export_yolox", "load_gnn", "GnnExport"]
+           "export_hrnet", "export_yolox", "load_gnn", "read_run_config", "GnnExport"]
+
+
+def read_run_config(workdir: str | os.PathLike, remedy: str) -> dict[str, Any] | None:
+    """The config a training run stored in WORKDIR/config.json, or None if it has none.
+
+    Args:
+      workdir: the run's folder.
+      remedy: what the user can do if the file is unreadable, for the message.
+
+    Raises:
+      ConfigError: one line naming the file, what is wrong with it and `remedy`: it cannot be
+        read, is not JSON (e.g. truncated), or is not a JSON object.
+    """
+    path = Path(workdir) / CONFIG_JSON
+    if not path.exists():
+        return None
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        problem = f"cannot read the run's stored config ({e.strerror})"
+    except ValueError as e:  # not JSON, or not UTF-8
+        problem = f"the run's stored config is malformed ({str(e).splitlines()[0][:120]})"
+    else:
+        if isinstance(stored, dict):
+            return stored
+        problem = f"the run's stored config is a JSON {type(stored).__name__}, not an object"
+    raise ConfigError(f"{path}: {problem}; {remedy}")
 
 
 def _replace_dir(target: Path, write: Callable[[Path], None]) -> None:

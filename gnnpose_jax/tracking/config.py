@@ -11,14 +11,13 @@ config.json of an older run) must agree with the export. Without a GNN export th
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from gnnpose_jax.errors import ConfigError
 from gnnpose_jax.graphs import GraphSpec
-from gnnpose_jax.models.run_folder import CONFIG_JSON
+from gnnpose_jax.models.run_folder import read_run_config
 from gnnpose_jax.tracking.tracker import FROM_GNN, TrackerConfig
 
 
@@ -63,11 +62,6 @@ def tracker_config_for(workdir: str | Path | None, gnn: GraphSpec | None = None,
     settings of its GNN export (see `tracker_config`)."""
     if section is not None or workdir is None:
         return tracker_config(section, gnn)
-    path = Path(workdir) / CONFIG_JSON
-    stored = {}
-    if path.is_file():
-        try:
-            stored = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError as e:
-            raise ConfigError(f"{path}: malformed ({e})") from None
+    stored = read_run_config(workdir, "restore it, or pass --config CONFIG.py for the tracker "
+                                      "settings") or {}
     return tracker_config(stored.get("tracker"), gnn)

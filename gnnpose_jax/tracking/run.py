@@ -13,7 +13,12 @@ from gnnpose_jax.data import transforms
 from gnnpose_jax.data.transforms import MAX_BOX_FRAMES
 from gnnpose_jax.data.types import Frame, Person, Sequence
 from gnnpose_jax.errors import DataError
-from gnnpose_jax.tracking.tracker import OnlineTracker, TrackedPose, output_keypoints
+from gnnpose_jax.tracking.tracker import (
+    OnlineTracker,
+    TrackedPose,
+    output_keypoints,
+    warn_capped_boxes,
+)
 
 #: Person boxes (N, 5) [x, y, w, h, score] for a frame, given its record and its RGB image.
 BoxSource = Callable[[Frame, np.ndarray], np.ndarray]
@@ -63,8 +68,8 @@ def warn_dropped_boxes(count: int) -> None:
     if count:
         logging.getLogger(__name__).warning(
             "dropped %d person box(es) that cannot be cropped (a non-finite number, no positive "
-            "width and height, or more than %g frame sizes large or away)", count,
-            MAX_BOX_FRAMES)
+            "width and height, wholly outside the frame, or more than %g frame sizes large or "
+            "away)", count, MAX_BOX_FRAMES)
 
 
 def check_detections_match(detections: dict, sequences: list[Sequence], source: str) -> None:
@@ -110,6 +115,7 @@ def track_sequence(tracker: OnlineTracker, sequence: Sequence,
         frames_out.append(Frame(file_name=frame.file_name, frame_index=frame.frame_index,
                                 is_labeled=frame.is_labeled, people=people,
                                 image_id=frame.image_id, extra=dict(frame.extra)))
+    warn_capped_boxes(tracker.capped_boxes, sequence.name)
     elapsed = time.perf_counter() - t0
     return (Sequence(sequence.name, frames_out, dict(sequence.extra)), raw,
             {"frames": len(frames_out), "seconds": elapsed, "seconds_boxes": box_seconds})

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import logging
 import time
 from typing import Any, NamedTuple, Protocol
 
@@ -33,6 +34,11 @@ MERGE_RULES = ("weighted", "max", "hrnet_only", "heatmap_average")
 #: Settings that are the GNN export's graph settings of the same name (n, τ_joint): a run with a
 #: GNN export takes them from it (`tracking.config`), so run configs do not carry them.
 FROM_GNN = ("history", "joint_threshold")
+
+#: The most person boxes a frame may bring (COCO's and the detectors' usual 100 per image):
+#: matching and pose NMS compare every pair of poses, so 5,000 boxes took 15 GB and 80 s a
+#: frame. The highest-scoring boxes are kept; the rest are counted in `capped_boxes`.
+MAX_BOXES_PER_FRAME = 100
 
 
 @dataclasses.dataclass(frozen=True)
@@ -244,6 +250,8 @@ class OnlineTracker:
         self._next_id = 0
         #: Boxes dropped as unusable (`transforms.usable_boxes`) so far.
         self.dropped_boxes = 0
+        #: Boxes dropped so far because their frame had more than `MAX_BOXES_PER_FRAME`.
+        self.capped_boxes = 0
         #: Seconds spent per stage: "hrnet" (every HRNet call: the detections' crops and the
         #: predictor's), "gnn" (the predictor's own work), "match" (the rest).
         self.timings = collections.Counter()
@@ -255,6 +263,17 @@ class OnlineTracker:
         self.tracks.append(track)
         return track
 
+    def _cap(self, boxes: np.ndarray) -> np.ndarray:
+        """The `MAX_BOXES_PER_FRAME` highest-scoring boxes (the first ones without scores),
+        in their order; the others are counted in `capped_boxes`."""
+        if len(boxes) <= MAX_BOXES_PER_FRAME:
+            return boxes
+        self.capped_boxes += len(boxes) - MAX_BOXES_PER_FRAME
+        if boxes.shape[1] < 5:
+            return boxes[:MAX_BOXES_PER_FRAME]
+        best = np.argsort(-boxes[:, 4], kind="stable")[:MAX_BOXES_PER_FRAME]
+        return boxes[np.sort(best)]
+
     def step(self, frame_index: int, image: np.ndarray, boxes: np.ndarray) -> list[TrackedPose]:
         """Processes one frame.
 
@@ -263,7 +282,9 @@ class OnlineTracker:
           image: (H, W, 3) uint8 RGB.
           boxes: (N, 5) `[x, y, w, h, score]` person boxes (or (N, 4) without scores); boxes
             that cannot be cropped (non-finite, empty, or absurdly large or far for the frame)
-            are dropped and counted in `dropped_boxes`.
+            are dropped and counted in `dropped_boxes`; of more than `MAX_BOXES_PER_FRAME`
+            boxes (above `min_box_score`), the highest-scoring are kept and the others
+            counted in `capped_boxes`.
 
         Returns:
           The emitted people of this frame.
@@ -275,7 +296,8 @@ class OnlineTracker:
         self.dropped_boxes += int(len(boxes) - usable.sum())
         boxes = boxes[usable]
         if boxes.shape[1] == 5:
-            boxes = boxes[boxes[:, 4] >= cfg.min_box_score, :4]
+            boxes = boxes[boxes[:, 4] >= cfg.min_box_score]
+        boxes = self._cap(boxes)[:, :4]
         active = [t for t in self.tracks if frame_index - t.history[-1][0] <= cfg.history]
         predictor = self.predictor if active else None
         t0 = time.perf_counter()
@@ -352,6 +374,15 @@ class OnlineTracker:
             self.predictor.observe(image, frame_index, outputs)
             self.timings["gnn"] += time.perf_counter() - t4
         return outputs
+
+
+def warn_capped_boxes(count: int, where: str) -> None:
+    """Logs how many person boxes of `where` were dropped over `MAX_BOXES_PER_FRAME`, if any."""
+    if count:
+        logging.getLogger(__name__).warning(
+            "%s: dropped %d person box(es) of frames with more than %d (the per-frame cap, "
+            "docs/limits.md); the highest-scoring ones were kept", where, count,
+            MAX_BOXES_PER_FRAME)
 
 
 def output_keypoints(pose: Pose, thresholds: np.ndarray | float) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import numpy as np
 
 from gnnpose_jax import atomic
 from gnnpose_jax.data import transforms
+from gnnpose_jax.data.image_header import check_image_size
 from gnnpose_jax.data.types import Frame, Sequence
 from gnnpose_jax.errors import DataError
 from gnnpose_jax.tracking.tracker import TrackedPose
@@ -41,6 +43,14 @@ class FrameSource:
             capture = cv2.VideoCapture(str(self.path))
             if not capture.isOpened():
                 raise DataError(f"{self.path}: cannot open the video")
+            size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+                    int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+            if min(size) > 0:  # the size the container declares, checked before decoding
+                try:
+                    check_image_size(*size, self.path)
+                except DataError:
+                    capture.release()
+                    raise
             self.fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
             ok, _ = capture.read()
             capture.release()
@@ -102,6 +112,30 @@ class FrameSource:
         return Sequence(name, frames)
 
 
+def check_frame_indices(detections: dict, num_frames: int, source: str) -> None:
+    """Checks a detection file's integer image ids against frame indices 0..num_frames-1.
+
+    Ids 1..num_frames (one past the last frame, none for the first) are 1-based: every box
+    would land one frame early, so they are refused. Other ids that name no frame are counted
+    in a warning (their boxes are never used).
+
+    Raises:
+      DataError: the ids are 1-based.
+    """
+    ids = sorted(k for k in detections if isinstance(k, int))
+    outside = [k for k in ids if not 0 <= k < num_frames]
+    if not outside:
+        return
+    if ids[0] >= 1 and ids[-1] == num_frames:
+        raise DataError(f"{source}: image_id {num_frames} names no frame (the frames are 0.."
+                        f"{num_frames - 1}) and no image_id is 0: the ids look 1-based, which "
+                        "would shift every box by a frame; expected 0-based frame indices, as "
+                        "python -m gnnpose_jax.detect writes (subtract 1 from each image_id)")
+    logging.getLogger(__name__).warning(
+        "%s: %d image_id(s) name no frame of the %d (such as %d); their boxes are ignored",
+        source, len(outside), num_frames, outside[0])
+
+
 def render(image: np.ndarray, outputs: list[TrackedPose], joint_threshold: float) -> np.ndarray:
     """Draws every output on a copy of `image`: stable colour per id, dashed if recovered."""
     canvas = image.copy()
@@ -150,16 +184,18 @@ class Renderer:
     def __call__(self, image: np.ndarray, outputs: list[TrackedPose]) -> None:
         canvas = render(image, outputs, self.joint_threshold)
         if self.writer is None:
-            self.writer = VideoWriter(self._path(".mp4"), self.fps,
+            self.writer = VideoWriter(self.files(self.stem)[0], self.fps,
                                       (image.shape[1], image.shape[0]))
         self.writer.write(canvas)
         recovered = sum(o.recovered for o in outputs)
         if recovered > self.best[0]:
             self.best = (recovered, canvas)
 
-    def _path(self, suffix: str) -> Path:
-        """`stem` + suffix (a stem like `clip.v2` keeps its dot)."""
-        return self.stem.with_name(self.stem.name + suffix)
+    @staticmethod
+    def files(stem: Path) -> list[Path]:
+        """The video and the PNG a renderer of `stem` writes: `stem.mp4`, `stem.png` (a stem
+        like `clip.v2` keeps its dot)."""
+        return [stem.with_name(stem.name + suffix) for suffix in (".mp4", ".png")]
 
     def __enter__(self) -> Renderer:
         return self
@@ -175,4 +211,4 @@ class Renderer:
             return
         self.writer.close(keep)
         if keep:
-            write_png(self._path(".png"), self.best[1])
+            write_png(self.files(self.stem)[1], self.best[1])

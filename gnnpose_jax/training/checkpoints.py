@@ -32,6 +32,8 @@ from gnnpose_jax.training.state import (
 )
 
 CHECKPOINT_DIR = "checkpoints"
+#: The items every training checkpoint holds: the state (with the base key) and the iterator.
+CHECKPOINT_ITEMS = ("state", "data")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,6 +164,26 @@ def restore_state(manager: ocp.CheckpointManager, step: int, state: TrainState) 
     return restore_items(state, restored["state"])
 
 
+def check_complete(manager: ocp.CheckpointManager, step: int) -> None:
+    """Refuses, with what to do, a step folder that lacks the items `save` writes (an empty
+    `checkpoints/<step>` left by a save cut short, or by files removed by hand).
+
+    Raises:
+      CheckpointError: naming the folder, what it lacks, and the step a resume would fall
+        back to once the folder is deleted.
+    """
+    folder = Path(str(manager.directory)) / str(step)
+    missing = [item for item in CHECKPOINT_ITEMS if not (folder / item).is_dir()]
+    if not missing:
+        return
+    what = "is empty" if not any(folder.iterdir()) else f"has no {' or '.join(missing)} item"
+    earlier = [s for s in manager.all_steps() if s < step]
+    fallback = f"from step {max(earlier)}" if earlier else "from the start"
+    raise CheckpointError(f"{folder}: the training checkpoint {what} (a save cut short, or "
+                          f"files removed); delete this folder to resume {fallback}, or train "
+                          "into a new --workdir")
+
+
 def restore_latest(manager: ocp.CheckpointManager, state: TrainState, rng: jax.Array,
                    data_iterator: Any) -> tuple[TrainState, jax.Array] | None:
     """Restores the latest checkpoint into a template state and the iterator, if there is one.
@@ -178,6 +200,7 @@ def restore_latest(manager: ocp.CheckpointManager, state: TrainState, rng: jax.A
     step = manager.latest_step()
     if step is None:
         return None
+    check_complete(manager, step)
     template = dict(checkpoint_items(state), rng=rng_to_data(rng))
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
     try:

@@ -22,7 +22,7 @@ import ml_collections
 
 from gnnpose_jax import atomic
 from gnnpose_jax.errors import CheckpointError, ConfigError
-from gnnpose_jax.models.run_folder import CONFIG_JSON
+from gnnpose_jax.models.run_folder import CONFIG_JSON, read_run_config
 
 #: Keys that only change how a run is watched or fed, never its numbers: a resumed run may
 #: change them freely.
@@ -186,11 +186,15 @@ def pin_workdir_config(workdir: str | Path, config: ml_collections.ConfigDict,
 
     Raises:
       CheckpointError: the workdir's checkpoint was made with a different config.
+      ConfigError: resuming, the stored config.json cannot be read (`read_run_config`).
     """
     path = Path(workdir) / CONFIG_JSON
     current = to_json(config)
-    if has_checkpoint and path.is_file():
-        stored = json.loads(path.read_text(encoding="utf-8"))
+    stored = None
+    if has_checkpoint:
+        stored = read_run_config(workdir, "it records the config of the run's checkpoints: "
+                                          "restore it, or train into a new --workdir")
+    if stored is not None:
         diff = _differences(stored, current)
         if diff:
             shown = "; ".join(diff[:4]) + (f"; and {len(diff) - 4} more" if len(diff) > 4 else "")

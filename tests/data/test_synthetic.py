@@ -15,7 +15,7 @@ import pytest
 from gnnpose_jax.data import joints, posetrack, synthetic
 from gnnpose_jax.data.synthetic import write as synthetic_write
 from gnnpose_jax.data.types import Sequence
-from gnnpose_jax.errors import DataError
+from gnnpose_jax.errors import DataError, OutputError
 
 ROOT = Path(__file__).resolve().parents[2]
 HW = (72, 96)  # (H, W): tiny frames keep the tests fast
@@ -357,11 +357,14 @@ def test_bad_arguments_raise_data_error(tmp_path, args, match):
     assert not (tmp_path / "w" / "images").exists()
 
 
-def test_unwritable_out_is_a_data_error(tmp_path):
+def test_unwritable_out_is_refused(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    with pytest.raises(DataError, match="cannot write"):
-        _world(blocker / "world")
+    with pytest.raises(OutputError, match="--out .*file is a file, not a folder"):
+        _world(blocker / "world")  # the command refuses it before any work
+    with pytest.raises(DataError, match="cannot write"):  # and so does the library
+        synthetic.generate_world(blocker / "world", seed=1, num_videos=1, split="val",
+                                 num_frames=FRAMES, image_hw=(72, 96))
 
 
 def test_a_crash_leaves_nothing_half_written(tmp_path, monkeypatch):

@@ -6,6 +6,7 @@ import argparse
 import time
 from collections.abc import Sequence as SequenceType
 
+from gnnpose_jax.cli import check_writable
 from gnnpose_jax.data.synthetic.config import SPLITS
 from gnnpose_jax.data.synthetic.write import generate_world
 from gnnpose_jax.errors import DataError
@@ -39,6 +40,7 @@ def main(argv: SequenceType[str] | None = None) -> int:
     parser.add_argument("--overwrite", action="store_true", help="replace an existing split")
     args = parser.parse_args(argv)
     image_hw = parse_size(args.size)
+    check_writable(args.out, "--out", folder=True)
     start = time.perf_counter()
 
     def report(done: int, total: int) -> None:

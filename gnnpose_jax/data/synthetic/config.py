@@ -20,6 +20,9 @@ MAX_FRAMES = 10_000
 #: Sequence numbers of different splits must not meet.
 MAX_VIDEOS = 99_999
 MIN_IMAGE_SIDE = 32
+#: The longest frame side: a 4096 x 4096 world peaks at 1.7 GB of memory (8000 x 8000 took
+#: 5.9 GB), and `track` reads frames up to 8192 x 8192 (docs/limits.md).
+MAX_IMAGE_SIDE = 4096
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,9 +113,9 @@ def check_video_args(num_frames: int, image_hw: tuple[int, int], label_every: in
     if not 1 <= num_frames <= MAX_FRAMES:
         raise DataError(f"synthetic world: frames must be in 1..{MAX_FRAMES} (PoseTrack frame "
                         f"numbers), got {num_frames}")
-    if min(image_hw) < MIN_IMAGE_SIDE:
-        raise DataError(f"synthetic world: size must be at least {MIN_IMAGE_SIDE} pixels per "
-                        f"side, got {image_hw[1]}x{image_hw[0]} (W x H)")
+    if not MIN_IMAGE_SIDE <= min(image_hw) <= max(image_hw) <= MAX_IMAGE_SIDE:
+        raise DataError(f"synthetic world: size must be {MIN_IMAGE_SIDE} to {MAX_IMAGE_SIDE} "
+                        f"pixels per side, got {image_hw[1]}x{image_hw[0]} (W x H)")
     if label_every < 1:
         raise DataError(f"synthetic world: label_every must be >= 1, got {label_every}")
 
