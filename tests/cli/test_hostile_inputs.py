@@ -104,7 +104,7 @@ REFUSALS = [
      ["--output", "a name of 261 bytes"]),
     ("synthetic_out_name_too_long", "gnnpose_jax.data.synthetic.cli",
      ["--out", "{t}/" + LONG, "--seed", "0"], ["--out", "a name of 256 bytes"]),
-    ("demo_hrnet_out_name_too_long", "gnnpose_jax.demo_hrnet", ["--out", "{t}/" + LONG],
+    ("demo_hrnet_out_name_too_long", "gnnpose_jax.demo_hrnet", ["{t}", "--out", "{t}/" + LONG],
      ["--out", "a name of 256 bytes"]),
     ("convert_dst_name_too_long", "convert_weights.__main__", ["{t}/h.pth", "{t}/" + LONG],
      ["DST", "a name of 256 bytes"]),
