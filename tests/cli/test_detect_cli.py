@@ -19,7 +19,7 @@ import pytest
 
 from gnnpose_jax.data import posetrack
 from gnnpose_jax.models import hrnet, hrnet_convert, pretrained, yolox, yolox_convert
-from gnnpose_jax.tracking.split import load_models
+from gnnpose_jax.tracking.networks import load_networks
 from gnnpose_jax.tracking.video import FrameSource
 from tests.helpers.tiny_runs import build_world_and_workdir
 from tests.helpers.torch_weights import (
@@ -193,13 +193,13 @@ def test_joint_layout_is_inferred_from_the_checkpoint(setup, tmp_path):
         "recorded in hrnet.json"
     run_hrnet = setup["workdir"] / "hrnet"  # written by save_hrnet without a layout
     assert pretrained.load_pose_network(run_hrnet).joint_layout == "coco"
-    models = load_models(setup["workdir"], use_gnn=False)
-    assert models.estimator.joint_layout == "posetrack"
+    networks = load_networks(setup["workdir"], use_gnn=False)
+    assert networks.estimator.joint_layout == "posetrack"
 
 
 def test_gnn_features_come_from_its_own_hrnet(setup):
-    own = load_models(setup["workdir"], hrnet=setup["workdir"] / "hrnet")
+    own = load_networks(setup["workdir"], hrnet=setup["workdir"] / "hrnet")
     assert own.gnn_features is None
-    other = load_models(setup["workdir"], hrnet=setup["base"] / HRNET_PTH)
+    other = load_networks(setup["workdir"], hrnet=setup["base"] / HRNET_PTH)
     assert other.gnn_features is not None and other.estimator.joint_layout == "coco"
     assert other.predictor().estimator is other.gnn_features

@@ -29,7 +29,7 @@ def test_cli_writes_metrics_table_and_converted_copies(tmp_path):
     pt.write_sequences(pred, tmp_path / "pred")
     out = tmp_path / "out.json"
     code, stdout, _ = _run("--ground-truth", tmp_path / "gt", "--predictions",
-                           tmp_path / "pred", "--output", out, "--per-sequence", "--format",
+                           tmp_path / "pred", "--metrics", out, "--per-sequence", "--format",
                            "2017", "--converted-out", tmp_path / "conv")
     assert code == 0 and stdout.splitlines()[1].startswith("AP ")
     written = json.loads(out.read_text())
@@ -83,7 +83,7 @@ def test_cli_bad_input_one_line_nonzero_exit_no_output(name, tmp_path):
     corrupt(tmp_path)
     out = tmp_path / "out.json"
     code, _, stderr = _run("--ground-truth", tmp_path / "gt", "--predictions",
-                           tmp_path / "pred", "--output", out)
+                           tmp_path / "pred", "--metrics", out)
     lines = stderr.strip().splitlines()
     assert code == 2 and len(lines) == 1, stderr
     assert str(tmp_path / file_part) in lines[0]
