@@ -146,9 +146,9 @@ def main(argv: list[str] | None = None) -> None:
                            conf=DEFAULT_CONF if args.conf is None else args.conf,
                            nms=DEFAULT_NMS if args.nms is None else args.nms)
     use_gnn = args.run is not None and not args.no_gnn
-    networks = load_networks(args.run, use_gnn=use_gnn, hrnet=args.hrnet, joint_layout=args.joints,
-                         batch_size=args.batch_size, max_tracks=args.max_tracks,
-                         flip_test=args.flip_test)
+    networks = load_networks(args.run, use_gnn=use_gnn, hrnet=args.hrnet,
+                             joint_layout=args.joints, batch_size=args.batch_size,
+                             max_tracks=args.max_tracks, flip_test=args.flip_test)
     print(f"poses: {networks.pose.describe()}", flush=True)
     section = None
     if args.config is not None:

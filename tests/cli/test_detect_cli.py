@@ -121,11 +121,15 @@ def test_track_detections_file_with_a_gnn_run(setup, tmp_path):
     assert len(frames) == CLIP_FRAMES and all(f.people for f in frames)
 
 
-def test_evaluate_tracker_mode_with_the_detector(setup, tmp_path):
+def test_evaluate_tracker_mode_with_the_detector_of_a_run(setup, tmp_path):
+    """`--detector` also takes a detector training run's folder: its `yolox/` export."""
+    run = tmp_path / "detector_run"
+    run.mkdir()
+    (run / "yolox").symlink_to(setup["base"] / "yolox_small", target_is_directory=True)
     out = tmp_path / "m.json"
     _run("evaluate.py", "--config", "configs/synthetic_gnn.py", "--workdir", setup["workdir"],
-         "--data", setup["world"], "--no-gnn", "--boxes", "detector", "--detector",
-         setup["base"] / "yolox_small", "--output", out)
+         "--data", setup["world"], "--no-gnn", "--boxes", "detector", "--detector", run,
+         "--metrics", out)
     tracking = json.loads(out.read_text())["tracking"]
     assert tracking["frames"] == 12 and tracking["seconds_boxes"] > 0
 
