@@ -9,7 +9,7 @@ from `boxes.box_source`. Import the modules that load the networks (JAX) themsel
 `gnn_predictor` (the GNN as a `PosePredictor`) and `config` (tracker settings of a run).
 """
 
-from gnnpose_jax.tracking.run import track_sequence
+from gnnpose_jax.tracking.run import track_frames, track_sequence
 from gnnpose_jax.tracking.tracker import (
     OnlineTracker,
     Pose,
@@ -31,5 +31,6 @@ __all__ = [
     "Track",
     "TrackedPose",
     "TrackerConfig",
+    "track_frames",
     "track_sequence",
 ]
