@@ -63,7 +63,8 @@ def train_variant(demo: Path, name: str, overrides: dict) -> Path:
         print(f"{name}: already trained in {workdir}", flush=True)
         return workdir
     flags = [f"--config.{k}={v}" for k, v in overrides.items()]
-    command = [sys.executable, "train.py", "--config", GNN_CONFIG, "--workdir", str(workdir),
+    command = [sys.executable, "-m", "gnnpose_jax.train", "--config", GNN_CONFIG, "--workdir",
+               str(workdir),
                f"--config.hrnet.checkpoint={demo / 'hrnet' / 'hrnet'}",
                f"--config.data.root={demo_runs.world(demo)}",
                "--config.progress_bar=False", *flags]

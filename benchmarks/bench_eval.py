@@ -5,7 +5,7 @@
 Generates ground truth (about 170 sequences, 5,800 labeled frames, 16,000 people, with ignore
 regions, unlabeled frames and crowded scenes) and noisy predictions (jitter, missed people and
 joints, false positives, identity switches) in PoseTrack 2018 layout into a temporary folder,
-then runs `python evaluate.py --ground-truth GT --predictions PRED --output OUT.json` and prints
+then runs `python evaluate.py --ground-truth GT --predictions PRED --metrics OUT.json` and prints
 its wall-clock seconds. The official toolkit needs about 35 s on 2 cores for this size.
 """
 
@@ -156,7 +156,7 @@ def main() -> None:
         cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         subprocess.run([sys.executable, str(ROOT / "evaluate.py"), "--ground-truth",
-                        str(gt_dir), "--predictions", str(pred_dir), "--output",
+                        str(gt_dir), "--predictions", str(pred_dir), "--metrics",
                         str(root / "out.json")], check=True)
         seconds = time.perf_counter() - start
         cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)

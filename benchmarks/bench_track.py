@@ -76,35 +76,31 @@ def time_clip(workdir: Path, clip: Path, boxes: Path, passes: int, use_gnn: bool
               frames: int | None = None) -> dict:
     """Frames/s and seconds per stage over `passes` runs of the clip (its first `frames`
     frames, all when None), after one warm-up run."""
-    import numpy as np
-
-    from gnnpose_jax.data import posetrack
+    from gnnpose_jax.tracking.boxes import box_source
     from gnnpose_jax.tracking.config import tracker_config_for
-    from gnnpose_jax.tracking.run import detection_boxes, track_sequence
-    from gnnpose_jax.tracking.split import load_models
-    from gnnpose_jax.tracking.tracker import OnlineTracker
+    from gnnpose_jax.tracking.networks import load_networks
+    from gnnpose_jax.tracking.run import track_frames
     from gnnpose_jax.tracking.video import FrameSource
 
-    models = load_models(workdir, use_gnn=use_gnn)
-    config = tracker_config_for(workdir, models.gnn_spec)
+    networks = load_networks(workdir, use_gnn=use_gnn)
+    config = tracker_config_for(workdir, networks.gnn_spec)
     source = FrameSource(clip)
     sequence = source.as_sequence()
     sequence.frames = sequence.frames[:frames]
     images = list(source)[:frames]
-    dets = detection_boxes(posetrack.read_detections(boxes))
+    dets = box_source("detections", [sequence], detections=boxes)
     timings, total, seconds = collections.Counter(), 0, 0.0
     for i in range(passes + 1):
-        tracker = OnlineTracker(models.estimator, config,
-                                models.predictor() if use_gnn else None)
-        counts = models.estimator.counts.copy()
+        counts = networks.estimator.counts.copy()
         t0 = time.perf_counter()
-        track_sequence(tracker, sequence, images, dets, np.asarray(config.output_thresholds))
+        _, stats = track_frames(networks, config, sequence, images, dets, use_gnn)
         if i:  # pass 0 compiles
             seconds += time.perf_counter() - t0
             total += len(images)
-            timings.update(tracker.timings)
+            timings.update({k[len("seconds_"):]: v for k, v in stats.items()
+                            if k.startswith("seconds_") and k != "seconds_boxes"})
             timings.update({f"hrnet_{k}": v
-                            for k, v in (models.estimator.counts - counts).items()})
+                            for k, v in (networks.estimator.counts - counts).items()})
     return {"frames": total, "seconds": seconds, **timings}
 
 
@@ -129,24 +125,22 @@ def time_track_command(clip: Path, yolox_pth: Path, hrnet_pth: Path | None,
                        gnn_workdir: Path | None, passes: int) -> dict:
     """`track`'s own loop (frames decoded from the video, YOLOX boxes) over `passes` runs of
     the clip after a warm-up run: frames, wall seconds and seconds per stage."""
-    from gnnpose_jax.models.detect import PersonDetector
-    from gnnpose_jax.models.pretrained import load_detector
     from gnnpose_jax.track import track_video
+    from gnnpose_jax.tracking.boxes import box_source
     from gnnpose_jax.tracking.config import tracker_config
-    from gnnpose_jax.tracking.run import detector_boxes
-    from gnnpose_jax.tracking.split import load_models
+    from gnnpose_jax.tracking.networks import load_networks
     from gnnpose_jax.tracking.video import FrameSource
 
-    boxes = detector_boxes(PersonDetector(*load_detector(yolox_pth)))
     use_gnn = gnn_workdir is not None
-    models = load_models(gnn_workdir, use_gnn=use_gnn, hrnet=hrnet_pth)
-    config = tracker_config(PERMISSIVE, models.gnn_spec)
+    networks = load_networks(gnn_workdir, use_gnn=use_gnn, hrnet=hrnet_pth)
+    config = tracker_config(PERMISSIVE, networks.gnn_spec)
     source = FrameSource(clip)
     sequence = source.as_sequence()
+    boxes = box_source("detector", [sequence], detector=yolox_pth)
     totals = collections.Counter()
     for i in range(passes + 1):
         t0 = time.perf_counter()
-        stats = track_video(source, sequence, models, config, boxes, None, None, use_gnn)
+        stats = track_video(source, sequence, networks, config, boxes, None, None, use_gnn)
         if i:  # pass 0 compiles
             totals["seconds"] += time.perf_counter() - t0
             totals["frames"] += stats["frames"]
@@ -157,20 +151,22 @@ def time_track_command(clip: Path, yolox_pth: Path, hrnet_pth: Path | None,
 
 def time_split(workdir: Path, data: Path, split: str, use_gnn: bool) -> dict:
     """Frames/s and seconds per stage over a split, after a warm-up pass over all of it."""
+    from gnnpose_jax.tracking.boxes import box_source
     from gnnpose_jax.tracking.config import tracker_config_for
-    from gnnpose_jax.tracking.split import box_source, load_models, read_split, track_split
+    from gnnpose_jax.tracking.networks import load_networks
+    from gnnpose_jax.tracking.split import read_split, split_detections, track_split
 
-    models = load_models(workdir, use_gnn=use_gnn)
-    config = tracker_config_for(workdir, models.gnn_spec)
+    networks = load_networks(workdir, use_gnn=use_gnn)
+    config = tracker_config_for(workdir, networks.gnn_spec)
     sequences = read_split(data, split)
-    boxes = box_source(data, split, sequences, "detections", None)
-    track_split(models, config, data, sequences, boxes, use_gnn, desc="warm-up")
-    counts = models.estimator.counts.copy()
-    _, stats = track_split(models, config, data, sequences, boxes, use_gnn,
+    boxes = box_source("detections", sequences, detections=split_detections(data, split))
+    track_split(networks, config, data, sequences, boxes, use_gnn, desc="warm-up")
+    counts = networks.estimator.counts.copy()
+    _, stats = track_split(networks, config, data, sequences, boxes, use_gnn,
                            desc="gnn" if use_gnn else "baseline")
     return {"frames": stats["frames"], "seconds": stats["seconds"],
             **{k[len("seconds_"):]: v for k, v in stats.items() if k.startswith("seconds_")},
-            **{f"hrnet_{k}": v for k, v in (models.estimator.counts - counts).items()}}
+            **{f"hrnet_{k}": v for k, v in (networks.estimator.counts - counts).items()}}
 
 
 def report(name: str, stats: dict, wall: bool = False) -> str:

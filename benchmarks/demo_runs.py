@@ -41,23 +41,25 @@ def heldout_world(demo: Path) -> Path:
 @functools.cache
 def models(workdir: Path, use_gnn: bool):
     """A workdir's networks, loaded (and compiled) once for every row that uses them."""
-    from gnnpose_jax.tracking.split import load_models
+    from gnnpose_jax.tracking.networks import load_networks
 
-    return load_models(workdir, use_gnn=use_gnn)
+    return load_networks(workdir, use_gnn=use_gnn)
 
 
 @functools.cache
 def split_and_boxes(data: Path, split: str, boxes: str, demo: Path):
     """A split's sequences and its person boxes per frame (the learned detector's, found once
     per frame and reused, or the world's simulated detections)."""
-    from gnnpose_jax.tracking.split import box_source, read_split
+    from gnnpose_jax.tracking.boxes import box_source
+    from gnnpose_jax.tracking.split import read_split, split_detections
 
     sequences = read_split(data, split)
     if boxes == "simulated":
-        return sequences, box_source(data, split, sequences, "detections", None)
+        return sequences, box_source("detections", sequences,
+                                     detections=split_detections(data, split))
     if boxes == "simulated_at_detector_recall":
         return sequences, thinned_to_detector_recall(data, split, demo)
-    found = box_source(data, split, sequences, "detector", None, demo / "yolox" / YOLOX_EXPORT)
+    found = box_source("detector", sequences, detector=demo / "yolox" / YOLOX_EXPORT)
     cache = {}
 
     def cached(frame, image):

@@ -10,8 +10,8 @@ at epochs 5 and 8, 10 epochs), on the PoseTrack21 TFDS dataset, with the HRNet f
 
 Tracker mode reads `DATA/annotations/val/` (link it to the release's `posetrack_data/val/`)
 and scores poseval's AP and MOTA; for keypoint HOTA, write its predictions with `--format 2021
---predictions-out PRED` and score them with `evaluate.py --ground-truth
-/data/PoseTrack21/posetrack_data/val --predictions PRED --output OUT.json`.
+--output PRED` and score them with `evaluate.py --ground-truth
+/data/PoseTrack21/posetrack_data/val --predictions PRED --metrics OUT.json`.
 """
 
 from configs import posetrack18_gnn_w32

@@ -1,4 +1,5 @@
-"""python -m convert_weights SRC DST: PyTorch/safetensors HRNet or YOLOX → Orbax, or back.
+"""gnnpose-convert SRC DST: PyTorch/safetensors HRNet or YOLOX → Orbax, or back (also
+`python -m convert_weights`).
 
 SRC a `.pth` (zip or legacy serialisation) or `.safetensors` file and DST a new directory:
 converts to an Orbax checkpoint plus `hrnet.json` (official or MMPose HRNet) or `yolox.json`
@@ -10,7 +11,7 @@ back).
 import argparse
 from pathlib import Path
 
-from gnnpose_jax.cli import check_writable, run_cli
+from gnnpose_jax.cli import check_writable, program, run_cli
 from gnnpose_jax.errors import ConversionError
 from gnnpose_jax.paths import check_distinct
 
@@ -24,8 +25,9 @@ def _parse_hw(text: str) -> tuple[int, int]:
     return int(parts[0]), int(parts[1])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m convert_weights", description=__doc__,
+def main(argv: list[str] | None = None) -> None:
+    """Parses the flags (`argv`, default the command line), converts or exports."""
+    parser = argparse.ArgumentParser(prog=program(), description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("src", type=Path)
     parser.add_argument("dst", type=Path)
@@ -36,7 +38,7 @@ def main() -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing .safetensors DST when exporting (a converted "
                              "directory is never replaced)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     input_hw = None if args.input_size is None else _parse_hw(args.input_size)
     check_writable(args.dst, "DST", folder=not args.src.is_dir())
     check_distinct([("DST", args.dst)], [("SRC", args.src)])
@@ -94,5 +96,10 @@ def _describe_yolox(config) -> str:
             f"classes, input {config.input_size}")
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """The `gnnpose-convert` console script: errors as one line and exit status 2."""
     run_cli(main)
+
+
+if __name__ == "__main__":
+    cli()

@@ -60,6 +60,17 @@ def _stop(message: str, status: int) -> None:
     os._exit(status)
 
 
+def program() -> str:
+    """The command's name for usage lines, as it was started: the console script's or script's
+    own name (`gnnpose-track`, `evaluate.py`), or `python -m MODULE` for a package module."""
+    path = Path(sys.argv[0])
+    if path.name == "__main__.py":
+        return f"python -m {path.parent.name}"
+    if path.suffix == ".py" and path.resolve().parent == Path(__file__).resolve().parent:
+        return f"python -m {__package__}.{path.stem}"
+    return path.name
+
+
 def check_writable(path: str | os.PathLike, flag: str, folder: bool = False) -> None:
     """Refuses, before any work starts, an output path that cannot be written.
 
@@ -99,7 +110,7 @@ def _positive_int(text: str) -> int:
 
 
 def add_inference_arguments(parser: argparse.ArgumentParser) -> None:
-    """The tracker's network settings (`tracking.split.load_models`), alike in every CLI."""
+    """The tracker's network settings (`tracking.networks.load_networks`), alike in every CLI."""
     group = parser.add_argument_group("networks at inference")
     group.add_argument("--batch-size", type=_positive_int, default=8, metavar="N",
                        help="the most crops per HRNet call: a frame's detection crops and the "

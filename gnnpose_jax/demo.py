@@ -5,10 +5,11 @@
 1. worlds: the synthetic world of `configs/synthetic_hrnet.py` (train, val and tune splits) in
    WORKDIR/synthetic_world, and a held-out world (val videos of another seed) in
    WORKDIR/heldout_world;
-2. `train.py --config configs/synthetic_yolox.py`: a small YOLOX person detector from scratch;
-3. `train.py --config configs/synthetic_hrnet.py`: the tiny HRNet;
-4. `train.py --config configs/synthetic_gnn.py`: the tiny GNN on that HRNet's features;
-5. `evaluate.py --compare-baseline` tracks the val split with and without the GNN, on the
+2. `gnnpose-train --config configs/synthetic_yolox.py`: a small YOLOX person detector from
+   scratch;
+3. `gnnpose-train --config configs/synthetic_hrnet.py`: the tiny HRNet;
+4. `gnnpose-train --config configs/synthetic_gnn.py`: the tiny GNN on that HRNet's features;
+5. `gnnpose-evaluate --compare-baseline` tracks the val split with and without the GNN, on the
    learned detector's boxes, prints both PoseTrack tables and their difference, and renders
    tracked val videos (GNN-recovered people dashed) to WORKDIR/render/;
 6. the same on the held-out world, with the same models and tracker settings.
@@ -30,7 +31,7 @@ import sys
 import time
 from pathlib import Path
 
-from gnnpose_jax.cli import run_cli
+from gnnpose_jax.cli import program, run_cli
 from gnnpose_jax.data.folders import DEFAULT_WORLD_DIR
 from gnnpose_jax.errors import GnnPoseError
 from gnnpose_jax.models.run_folder import HRNET_EXPORT, YOLOX_EXPORT
@@ -39,6 +40,8 @@ ROOT = Path(__file__).resolve().parents[1]
 HRNET_CONFIG, GNN_CONFIG = "configs/synthetic_hrnet.py", "configs/synthetic_gnn.py"
 YOLOX_CONFIG = "configs/synthetic_yolox.py"
 HELDOUT_DIR = "heldout_world"
+#: The project's commands, run as `python -m` so that they need no installed scripts.
+TRAIN, EVALUATE = ["-m", "gnnpose_jax.train"], ["-m", "gnnpose_jax.evaluate"]
 
 
 class Stages:
@@ -121,7 +124,7 @@ def summary(workdir: Path, minutes: dict[str, float], boxes: str) -> str:
 def run_demo(workdir: Path, boxes: str = "detector", heldout_seed: int = 7,
              heldout_videos: int = 6) -> None:
     """Runs the six stages into `workdir`."""
-    if not (ROOT / "train.py").is_file():
+    if not (ROOT / HRNET_CONFIG).is_file():
         raise GnnPoseError(f"{ROOT}: run the demo from a checkout of the project")
     workdir = workdir.absolute()
     world, heldout = workdir / DEFAULT_WORLD_DIR, workdir / HELDOUT_DIR
@@ -129,32 +132,33 @@ def run_demo(workdir: Path, boxes: str = "detector", heldout_seed: int = 7,
     stages = Stages()
     stages.run("1/6 synthetic worlds",
                call=lambda: make_worlds(world, heldout, heldout_seed, heldout_videos))
-    stages.run("2/6 YOLOX person detector", ["train.py", "--config", YOLOX_CONFIG, "--workdir",
+    stages.run("2/6 YOLOX person detector", [*TRAIN, "--config", YOLOX_CONFIG, "--workdir",
                                             str(yolox_dir), f"--config.data.root={world}"])
-    stages.run("3/6 tiny HRNet", ["train.py", "--config", HRNET_CONFIG, "--workdir",
+    stages.run("3/6 tiny HRNet", [*TRAIN, "--config", HRNET_CONFIG, "--workdir",
                                   str(hrnet_dir), f"--config.data.root={world}"])
     stages.run("4/6 tiny GNN on the frozen HRNet",
-               ["train.py", "--config", GNN_CONFIG, "--workdir", str(gnn_dir),
+               [*TRAIN, "--config", GNN_CONFIG, "--workdir", str(gnn_dir),
                 f"--config.hrnet.checkpoint={hrnet_dir / HRNET_EXPORT}",
                 f"--config.data.root={world}"])
     box_flags = (["--boxes", "detector", "--detector", str(yolox_dir / YOLOX_EXPORT)]
                  if boxes == "detector" else ["--boxes", "detections"])
-    track = ["evaluate.py", "--config", GNN_CONFIG, "--workdir", str(gnn_dir),
+    track = [*EVALUATE, "--config", GNN_CONFIG, "--workdir", str(gnn_dir),
              "--compare-baseline", *box_flags]
     stages.run("5/6 tracking the val split with and without the GNN",
-               [*track, "--data", str(world), "--output", str(workdir / "results.json"),
-                "--predictions-out", str(workdir / "predictions"),
+               [*track, "--data", str(world), "--metrics", str(workdir / "results.json"),
+                "--output", str(workdir / "predictions"),
                 "--render", str(workdir / "render"), "--render-limit", "2"])
     stages.run("6/6 tracking the held-out world (same models and settings)",
-               [*track, "--data", str(heldout), "--output",
+               [*track, "--data", str(heldout), "--metrics",
                 str(workdir / "results_heldout.json")])
     print(summary(workdir, stages.minutes, boxes))
     print(f"\nmetrics {workdir / 'results.json'}, {workdir / 'results_heldout.json'}; "
           f"tracked videos and frames {workdir / 'render'}/")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m gnnpose_jax.demo", description=__doc__,
+def main(argv: list[str] | None = None) -> None:
+    """Parses the flags (`argv`, default the command line) and runs the demo."""
+    parser = argparse.ArgumentParser(prog=program(), description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workdir", type=Path, default=Path("runs/demo"))
     parser.add_argument("--boxes", choices=("detector", "simulated"), default="detector",
@@ -162,7 +166,7 @@ def main() -> None:
                              "world's simulated detections (an ablation)")
     parser.add_argument("--heldout-seed", type=int, default=7)
     parser.add_argument("--heldout-videos", type=int, default=6)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     run_demo(args.workdir, args.boxes, args.heldout_seed, args.heldout_videos)
 
 

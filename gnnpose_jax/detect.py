@@ -1,13 +1,15 @@
-"""python -m gnnpose_jax.detect IMAGE|VIDEO|FRAME_DIR --detector CKPT [--conf 0.25]
-[--nms 0.45] --output DETS.json: person boxes of every frame, found by YOLOX.
+"""gnnpose-detect IMAGE|VIDEO|FRAME_DIR --detector CKPT [--conf 0.25] [--nms 0.45]
+--output DETS.json: person boxes of every frame, found by YOLOX (also
+`python -m gnnpose_jax.detect`).
 
 Writes COCO detection results, `[{"image_id", "category_id": 1, "bbox": [x, y, w, h],
 "score"}]` with boxes in frame pixels: `image_id` is the frame's file name for an image or a
 folder of images, and the frame index (0-based) for a video, which is what
-`python -m gnnpose_jax.track --detections` and `evaluate.py --detections` read. CKPT is a
-converted folder (`python -m convert_weights yolox_s.pth DIR`) or the official `.pth` itself,
-converted in memory. Frames without a person add no entry; no person at all is `[]`. The
-output path is checked before any work starts, and the file appears only when complete.
+`gnnpose-track --detections` and `gnnpose-evaluate --detections` read. CKPT is a converted
+folder (`gnnpose-convert yolox_s.pth DIR`), a detector training run's folder or the official
+`.pth` itself, converted in memory. Frames without a person add no entry; no person at all is
+`[]`. The output path is checked before any work starts, and the file appears only when
+complete.
 """
 
 from __future__ import annotations
@@ -18,18 +20,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from gnnpose_jax.cli import check_writable, run_cli
+from gnnpose_jax.cli import check_writable, program, run_cli
 from gnnpose_jax.data import posetrack
 from gnnpose_jax.errors import ConfigError
 from gnnpose_jax.paths import check_distinct
+from gnnpose_jax.tracking.boxes import DEFAULT_CONF, DEFAULT_NMS, check_thresholds
 from gnnpose_jax.tracking.video import FrameSource
-
-
-def check_thresholds(conf: float, nms: float) -> None:
-    """Refuses detector thresholds outside [0, 1]."""
-    for flag, value in (("--conf", conf), ("--nms", nms)):
-        if not 0.0 <= value <= 1.0:
-            raise ConfigError(f"{flag} {value:g}: expected a number in [0, 1]")
 
 
 def detect_frames(source: FrameSource, ids: list[int | str], detector,
@@ -49,22 +45,30 @@ def detect_frames(source: FrameSource, ids: list[int | str], detector,
     return entries
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m gnnpose_jax.detect", description=__doc__,
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line flags."""
+    parser = argparse.ArgumentParser(prog=program(), description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source", type=Path, metavar="IMAGE|VIDEO|FRAME_DIR",
                         help="an image, a video file or a folder of frames")
     parser.add_argument("--detector", type=Path, required=True, metavar="CKPT",
-                        help="YOLOX weights: a converted folder or the official .pth")
-    parser.add_argument("--conf", type=float, default=0.25,
-                        help="score threshold, objectness x class probability (default 0.25, "
-                             "the official demo's)")
-    parser.add_argument("--nms", type=float, default=0.45,
-                        help="IoU threshold of the non-maximum suppression (default 0.45)")
+                        help="YOLOX weights: a converted folder, a detector run's folder or "
+                             "the official .pth")
+    parser.add_argument("--conf", type=float, default=DEFAULT_CONF,
+                        help="score threshold, objectness x class probability (default "
+                             f"{DEFAULT_CONF}, the official demo's)")
+    parser.add_argument("--nms", type=float, default=DEFAULT_NMS,
+                        help=f"IoU threshold of the non-maximum suppression (default "
+                             f"{DEFAULT_NMS})")
     parser.add_argument("--batch-size", type=int, default=8, help="frames per network call")
     parser.add_argument("--output", type=Path, required=True, metavar="DETS.json",
                         help="where to write the detections")
-    args = parser.parse_args()
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parses the flags (`argv`, default the command line), detects, writes."""
+    args = build_parser().parse_args(argv)
     check_thresholds(args.conf, args.nms)
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size {args.batch_size}: expected a positive integer")
@@ -73,11 +77,9 @@ def main() -> None:
                    [("IMAGE|VIDEO|FRAME_DIR", args.source), ("--detector", args.detector)])
     source = FrameSource(args.source)
 
-    from gnnpose_jax.models.detect import PersonDetector
-    from gnnpose_jax.models.pretrained import load_detector
+    from gnnpose_jax.tracking.networks import load_person_detector
 
-    detector = PersonDetector(*load_detector(args.detector), conf=args.conf, nms=args.nms,
-                              batch_size=args.batch_size)
+    detector = load_person_detector(args.detector, args.conf, args.nms, args.batch_size)
     ids = source.image_ids()
     entries = detect_frames(source, ids, detector, args.batch_size)
     posetrack.write_detections(entries, args.output)
@@ -85,5 +87,10 @@ def main() -> None:
     print(f"{len(entries)} person boxes in {frames} of {len(ids)} frames -> {args.output}")
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """The `gnnpose-detect` console script: errors as one line and exit status 2."""
     run_cli(main)
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,16 +1,16 @@
-"""python -m gnnpose_jax.track VIDEO_OR_FRAME_DIR (--detector CKPT | --detections DETS.json)
+"""gnnpose-track VIDEO_OR_FRAME_DIR (--detector CKPT | --detections DETS.json)
 (--hrnet CKPT [--gnn RUN_DIR] | --gnn RUN_DIR | --workdir DIR) [--render OUT.mp4]
 [--output PRED.json] [--config CONFIG.py] [--no-gnn] [--batch-size N] [--max-tracks N]
-[--flip-test]: track the people of any video.
+[--flip-test]: track the people of any video (also `python -m gnnpose_jax.track`).
 
 From official weights alone:
 
-    python -m gnnpose_jax.track clip.mp4 --detector yolox_s.pth \\
+    gnnpose-track clip.mp4 --detector yolox_s.pth \\
         --hrnet pose_hrnet_w32_384x288.pth --render tracked.mp4
 
 Person boxes come from the YOLOX `--detector` (a converted folder or the official `.pth`,
 converted in memory) or from a COCO detection file whose `image_id` is the frame index
-(0-based) or whose entries name the frame files (`python -m gnnpose_jax.detect` writes one);
+(0-based) or whose entries name the frame files (`gnnpose-detect` writes one);
 boxes that cannot be cropped (non-finite, empty, absurdly large) are dropped with a count in
 the log. Poses come from `--hrnet` (a converted folder or the official `.pth`) or from a
 training run's HRNet; a COCO-trained HRNet's eyes are mapped to PoseTrack's head_bottom and
@@ -26,76 +26,51 @@ else those the run stored (RUN_DIR/config.json), as in `evaluate.py`.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
-from gnnpose_jax.cli import add_inference_arguments, check_writable, run_cli
+from gnnpose_jax.cli import add_inference_arguments, check_writable, program, run_cli
 from gnnpose_jax.data import posetrack
 from gnnpose_jax.data.joints import JOINT_LAYOUTS
 from gnnpose_jax.data.types import Sequence
 from gnnpose_jax.errors import ConfigError, DataError
 from gnnpose_jax.paths import check_distinct
-from gnnpose_jax.tracking.config import tracker_config_for
-from gnnpose_jax.tracking.run import (
+from gnnpose_jax.tracking.boxes import (
+    DEFAULT_CONF,
+    DEFAULT_NMS,
     BoxSource,
-    check_detections_match,
-    detection_boxes,
-    detector_boxes,
-    track_sequence,
-    warn_dropped_boxes,
+    box_source,
+    check_thresholds,
 )
-from gnnpose_jax.tracking.split import TrackerModels, load_models
-from gnnpose_jax.tracking.tracker import OnlineTracker, TrackerConfig
-from gnnpose_jax.tracking.video import FrameSource, Renderer, check_frame_indices
+from gnnpose_jax.tracking.config import tracker_config_for
+from gnnpose_jax.tracking.run import track_frames, warn_dropped_boxes
+from gnnpose_jax.tracking.tracker import TrackerConfig
+from gnnpose_jax.tracking.video import FrameSource, Renderer
 
-DEFAULT_CONF, DEFAULT_NMS = 0.25, 0.45  # the official YOLOX demo's
 
-
-def track_video(source: FrameSource, sequence: Sequence, models: TrackerModels,
-                config: TrackerConfig, boxes_for: BoxSource, render_to: Path | None,
-                output: Path | None, use_gnn: bool, fmt: str = "2018") -> dict[str, float]:
-    """Tracks every frame of `source` (named by `sequence`); writes the render and the
-    PoseTrack JSON if asked. Returns frames, frames/s and seconds per stage."""
-    tracker = OnlineTracker(models.estimator, config, models.predictor() if use_gnn else None)
+def track_video(source: FrameSource, sequence: Sequence, networks, config: TrackerConfig,
+                boxes_for: BoxSource, render_to: Path | None, output: Path | None,
+                use_gnn: bool, fmt: str = "2018") -> dict[str, float]:
+    """Tracks every frame of `source` (named by `sequence`) with a
+    `tracking.networks.TrackerNetworks`; writes the render and the PoseTrack JSON if asked.
+    Returns frames, frames/s and seconds per stage."""
     frames = tqdm(source, total=len(sequence.frames), desc="tracking", unit="frame",
                   dynamic_ncols=True)
-    rendering = (Renderer(render_to.with_suffix(""), config.joint_threshold, source.fps)
-                 if render_to is not None else contextlib.nullcontext())
-    with rendering as renderer:
-        predictions, _, stats = track_sequence(tracker, sequence, frames, boxes_for,
-                                               np.asarray(config.output_thresholds), renderer)
-    warn_dropped_boxes(tracker.dropped_boxes)
+    renderer = (Renderer(render_to.with_suffix(""), config.joint_threshold, source.fps)
+                if render_to is not None else None)
+    predictions, stats = track_frames(networks, config, sequence, frames, boxes_for, use_gnn,
+                                      renderer)
+    warn_dropped_boxes(stats["dropped_boxes"])
     if output is not None:
         posetrack.write_sequence(predictions, output, fmt, check_official=False)
     return {"frames": stats["frames"], "fps": stats["frames"] / max(stats["seconds"], 1e-9),
-            "seconds_boxes": stats["seconds_boxes"],
-            **{f"seconds_{k}": v for k, v in tracker.timings.items()}}
-
-
-def box_source(args: argparse.Namespace, sequence: Sequence) -> BoxSource:
-    """Person boxes from `--detections` (checked against the frames) or the `--detector`."""
-    if args.detections is not None:
-        dets = posetrack.read_detections(args.detections)
-        check_detections_match(dets, [sequence], str(args.detections))
-        check_frame_indices(dets, len(sequence.frames), str(args.detections))
-        return detection_boxes(dets)
-    from gnnpose_jax.models.detect import PersonDetector
-    from gnnpose_jax.models.pretrained import load_detector
-
-    detector = PersonDetector(*load_detector(args.detector),
-                              conf=DEFAULT_CONF if args.conf is None else args.conf,
-                              nms=DEFAULT_NMS if args.nms is None else args.nms)
-    return detector_boxes(detector)
+            **{k: v for k, v in stats.items() if k.startswith("seconds_")}}
 
 
 def check_args(args: argparse.Namespace) -> None:
     """Refuses flag combinations that cannot run, and unwritable outputs, before any work."""
-    from gnnpose_jax.detect import check_thresholds
-
     if args.render is None and args.output is None:
         raise DataError("nothing to write: pass --render OUT.mp4 and/or --output PRED.json")
     if args.hrnet is None and args.run is None:
@@ -116,15 +91,16 @@ def check_args(args: argparse.Namespace) -> None:
                     ("--gnn/--workdir", args.run), ("--config", args.config)])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m gnnpose_jax.track", description=__doc__,
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line flags."""
+    parser = argparse.ArgumentParser(prog=program(), description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source", type=Path, metavar="VIDEO_OR_FRAME_DIR",
                         help="a video file, a folder of frames or an image")
     boxes = parser.add_mutually_exclusive_group(required=True)
     boxes.add_argument("--detector", type=Path, metavar="CKPT",
-                       help="find people with YOLOX: a converted folder or the official .pth "
-                            "(e.g. yolox_s.pth)")
+                       help="find people with YOLOX: a converted folder, a detector run's "
+                            "folder or the official .pth (e.g. yolox_s.pth)")
     boxes.add_argument("--detections", type=Path, metavar="DETS.json",
                        help="read person boxes from COCO detection results instead")
     parser.add_argument("--conf", type=float,
@@ -157,28 +133,44 @@ def main() -> None:
     parser.add_argument("--no-gnn", action="store_true",
                         help="the baseline tracker even with --gnn (the run's tracker settings)")
     add_inference_arguments(parser)
-    args = parser.parse_args()
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parses the flags (`argv`, default the command line), loads the networks, tracks."""
+    from gnnpose_jax.tracking.networks import load_networks
+
+    args = build_parser().parse_args(argv)
     logging.basicConfig(format="warning: %(message)s", level=logging.WARNING)
     check_args(args)
     source = FrameSource(args.source)
     sequence = source.as_sequence()
-    boxes_for = box_source(args, sequence)
+    boxes_for = box_source("detections" if args.detections is not None else "detector",
+                           [sequence], detections=args.detections, detector=args.detector,
+                           conf=DEFAULT_CONF if args.conf is None else args.conf,
+                           nms=DEFAULT_NMS if args.nms is None else args.nms,
+                           frame_indexed=True)
     use_gnn = args.run is not None and not args.no_gnn
-    models = load_models(args.run, use_gnn=use_gnn, hrnet=args.hrnet, joint_layout=args.joints,
-                         batch_size=args.batch_size, max_tracks=args.max_tracks,
-                         flip_test=args.flip_test)
-    print(f"poses: {models.pose.describe()}", flush=True)
+    networks = load_networks(args.run, use_gnn=use_gnn, hrnet=args.hrnet,
+                             joint_layout=args.joints, batch_size=args.batch_size,
+                             max_tracks=args.max_tracks, flip_test=args.flip_test)
+    print(f"poses: {networks.pose.describe()}", flush=True)
     section = None
     if args.config is not None:
         from gnnpose_jax.training.config import load_config_file
 
         section = load_config_file(args.config).tracker.to_dict()
-    config = tracker_config_for(args.run, models.gnn_spec, section)
-    stats = track_video(source, sequence, models, config, boxes_for, args.render, args.output,
+    config = tracker_config_for(args.run, networks.gnn_spec, section)
+    stats = track_video(source, sequence, networks, config, boxes_for, args.render, args.output,
                         use_gnn, args.format)
     shares = ", ".join(f"{k[8:]} {v:.1f} s" for k, v in stats.items() if k.startswith("seconds_"))
     print(f"{stats['frames']} frames at {stats['fps']:.1f} frames/s ({shares})")
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """The `gnnpose-track` console script: errors as one line and exit status 2."""
     run_cli(main)
+
+
+if __name__ == "__main__":
+    cli()

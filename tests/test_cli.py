@@ -1,12 +1,15 @@
 """Command-line plumbing (gnnpose_jax.cli): one-line errors with exit status 2, output paths
-refused before any work, the inference flags."""
+refused before any work, the inference flags, and the console scripts (each answers --help)."""
 
 import argparse
+import importlib
 import os
+import sys
+from pathlib import Path
 
 import pytest
 
-from gnnpose_jax.cli import add_inference_arguments, check_writable, run_cli
+from gnnpose_jax.cli import add_inference_arguments, check_writable, program, run_cli
 from gnnpose_jax.errors import DataError, OutputError
 
 
@@ -55,3 +58,53 @@ def test_inference_flags_take_positive_integers(capsys):
         with pytest.raises(SystemExit):
             parser.parse_args(["--batch-size", bad])
         assert f"expected a positive integer, got '{bad}'" in capsys.readouterr().err
+
+
+#: Each console script, a flag its --help must list, and its module as `python -m` names it.
+SCRIPTS = {
+    "gnnpose-train": ("--config.KEY=VALUE", "gnnpose_jax.train"),
+    "gnnpose-evaluate": ("--per-sequence", "gnnpose_jax.evaluate"),
+    "gnnpose-track": ("--detections", "gnnpose_jax.track"),
+    "gnnpose-detect": ("--conf", "gnnpose_jax.detect"),
+    "gnnpose-convert": ("--input-size", "convert_weights"),
+}
+
+
+def _console_scripts() -> dict[str, str]:
+    """name -> "module:function" of pyproject.toml's [project.scripts]."""
+    text = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    section = text.split("[project.scripts]\n", 1)[1].split("\n[", 1)[0]
+    pairs = (line.split("=", 1) for line in section.splitlines() if "=" in line)
+    return {name.strip(): target.strip().strip('"') for name, target in pairs}
+
+
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+def test_every_console_script_answers_help(script, monkeypatch, capsys):
+    target = _console_scripts()[script]
+    module_name, function = target.split(":")
+    module = importlib.import_module(module_name)
+    assert callable(getattr(module, function))
+    flag, run_as = SCRIPTS[script]
+    monkeypatch.setattr(sys, "argv", [f"/venv/bin/{script}", "--help"])
+    with pytest.raises(SystemExit) as info:
+        module.cli()
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    assert flag in text
+    # The usage line names the command as it was started.
+    assert f"{script} " in text and f"python -m {run_as}" in text
+
+
+def test_console_scripts_are_exactly_the_commands():
+    assert set(_console_scripts()) == set(SCRIPTS)
+
+
+def test_program_names_the_command_as_started(monkeypatch):
+    package = Path(program.__code__.co_filename).parent
+    for argv0, name in (("/venv/bin/gnnpose-track", "gnnpose-track"),
+                        ("evaluate.py", "evaluate.py"),
+                        (str(package / "track.py"), "python -m gnnpose_jax.track"),
+                        (str(package.parent / "convert_weights" / "__main__.py"),
+                         "python -m convert_weights")):
+        monkeypatch.setattr(sys, "argv", [argv0])
+        assert program() == name

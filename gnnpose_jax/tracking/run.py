@@ -1,27 +1,64 @@
-"""Running the tracker over whole sequences, and turning its outputs into PoseTrack files."""
+"""Running the tracker over whole sequences, and turning its outputs into PoseTrack files.
+
+`track_frames` is the one way every command tracks a sequence: the networks, the tracker
+settings, the frames and their person boxes in; the tracked poses out.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from gnnpose_jax.data import transforms
 from gnnpose_jax.data.transforms import MAX_BOX_FRAMES
 from gnnpose_jax.data.types import Frame, Person, Sequence
-from gnnpose_jax.errors import DataError
+from gnnpose_jax.tracking.boxes import BoxSource
 from gnnpose_jax.tracking.tracker import (
     OnlineTracker,
     TrackedPose,
+    TrackerConfig,
     output_keypoints,
     warn_capped_boxes,
 )
+from gnnpose_jax.tracking.video import Renderer
 
-#: Person boxes (N, 5) [x, y, w, h, score] for a frame, given its record and its RGB image.
-BoxSource = Callable[[Frame, np.ndarray], np.ndarray]
+if TYPE_CHECKING:  # it imports JAX
+    from gnnpose_jax.tracking.networks import TrackerNetworks
+
+
+def track_frames(networks: TrackerNetworks, config: TrackerConfig, sequence: Sequence,
+                 images: Iterable[np.ndarray], boxes_for: BoxSource, use_gnn: bool,
+                 renderer: Renderer | None = None) -> tuple[Sequence, dict[str, float]]:
+    """Tracks one sequence with a fresh tracker.
+
+    Args:
+      networks: the HRNet (and GNN) to track with.
+      config: the tracker settings.
+      sequence: the frames to track (their people are ignored; only names and ids are used).
+      images: (H, W, 3) uint8 RGB images, one per frame, in order.
+      boxes_for: person boxes (N, 5) for a frame and its image (`boxes.box_source`).
+      use_gnn: with the GNN (`networks` must hold one), else the baseline tracker.
+      renderer: draws each frame's tracks (a `video.Renderer`, entered here), or None.
+
+    Returns:
+      (predictions as a Sequence with the same frames, figures: frames, seconds,
+      seconds_boxes, seconds per tracker stage (`seconds_hrnet`, ...) and dropped_boxes, the
+      person boxes the tracker could not crop).
+    """
+    tracker = OnlineTracker(networks.estimator, config,
+                            networks.predictor() if use_gnn else None)
+    with renderer if renderer is not None else contextlib.nullcontext():
+        predictions, _, stats = track_sequence(tracker, sequence, images, boxes_for,
+                                               np.asarray(config.output_thresholds), renderer)
+    stats.update({f"seconds_{k}": v for k, v in tracker.timings.items()})
+    stats["dropped_boxes"] = tracker.dropped_boxes
+    return predictions, stats
 
 
 def to_person(output: TrackedPose, thresholds) -> Person | None:
@@ -36,33 +73,6 @@ def to_person(output: TrackedPose, thresholds) -> Person | None:
                   extra={"recovered": bool(output.recovered)})
 
 
-def gt_boxes(frame: Frame, image: np.ndarray | None = None) -> np.ndarray:
-    """Oracle boxes: each GT person's box (from its joints when the file has none)."""
-    rows = []
-    for person in frame.people:
-        if person.box is not None:
-            rows.append([*person.box, 1.0])
-        elif person.present.any():
-            rows.append([*transforms.box_from_keypoints(person.keypoints,
-                                                        present=person.present), 1.0])
-    return np.array(rows, np.float64).reshape(-1, 5)
-
-
-def detection_boxes(detections: dict) -> BoxSource:
-    """Boxes from a `read_detections` mapping, by image id, file name, or file base name."""
-    def boxes(frame: Frame, image: np.ndarray | None = None) -> np.ndarray:
-        for key in (frame.image_id, frame.file_name, Path(frame.file_name).name):
-            if key is not None and key in detections:
-                return detections[key]
-        return np.zeros((0, 5))
-    return boxes
-
-
-def detector_boxes(detector: Callable[[np.ndarray], np.ndarray]) -> BoxSource:
-    """Boxes found in each frame's image by `detector` (e.g. a `models.detect.PersonDetector`)."""
-    return lambda frame, image: detector(image)
-
-
 def warn_dropped_boxes(count: int) -> None:
     """Logs how many person boxes the tracker dropped as unusable, if any."""
     if count:
@@ -72,21 +82,12 @@ def warn_dropped_boxes(count: int) -> None:
             "away)", count, MAX_BOX_FRAMES)
 
 
-def check_detections_match(detections: dict, sequences: list[Sequence], source: str) -> None:
-    """Refuses a detections file none of whose images belong to these sequences."""
-    keys = {k for s in sequences for f in s.frames
-            for k in (f.image_id, f.file_name, Path(f.file_name).name)}
-    if detections and not keys & set(detections):
-        sample = next(iter(detections))
-        raise DataError(f"{source}: no detection belongs to these frames (first image key "
-                        f"{sample!r}; expected image ids or file names of the annotations)")
-
-
 def track_sequence(tracker: OnlineTracker, sequence: Sequence,
                    images: Iterable[np.ndarray], boxes_for: BoxSource, thresholds,
                    on_frame: Callable[[np.ndarray, list[TrackedPose]], None] | None = None
                    ) -> tuple[Sequence, list[list[TrackedPose]], dict[str, float]]:
-    """Tracks one sequence frame by frame.
+    """Steps a given tracker through one sequence, frame by frame (`track_frames` makes the
+    tracker from the networks).
 
     Args:
       tracker: a fresh tracker.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -110,30 +109,6 @@ class FrameSource:
         frames = [Frame(file_name=f"{name}/{n}", frame_index=i, is_labeled=False, image_id=i)
                   for i, n in enumerate(self.names())]
         return Sequence(name, frames)
-
-
-def check_frame_indices(detections: dict, num_frames: int, source: str) -> None:
-    """Checks a detection file's integer image ids against frame indices 0..num_frames-1.
-
-    Ids 1..num_frames (one past the last frame, none for the first) are 1-based: every box
-    would land one frame early, so they are refused. Other ids that name no frame are counted
-    in a warning (their boxes are never used).
-
-    Raises:
-      DataError: the ids are 1-based.
-    """
-    ids = sorted(k for k in detections if isinstance(k, int))
-    outside = [k for k in ids if not 0 <= k < num_frames]
-    if not outside:
-        return
-    if ids[0] >= 1 and ids[-1] == num_frames:
-        raise DataError(f"{source}: image_id {num_frames} names no frame (the frames are 0.."
-                        f"{num_frames - 1}) and no image_id is 0: the ids look 1-based, which "
-                        "would shift every box by a frame; expected 0-based frame indices, as "
-                        "python -m gnnpose_jax.detect writes (subtract 1 from each image_id)")
-    logging.getLogger(__name__).warning(
-        "%s: %d image_id(s) name no frame of the %d (such as %d); their boxes are ignored",
-        source, len(outside), num_frames, outside[0])
 
 
 def render(image: np.ndarray, outputs: list[TrackedPose], joint_threshold: float) -> np.ndarray:

@@ -114,27 +114,18 @@ def load_config_file(spec: str) -> ml_collections.ConfigDict:
     return module.get_config(arg) if arg else module.get_config()
 
 
-def check_overrides(argv: Sequence[str]) -> None:
-    """Loads the `--config` file, and refuses `--config.KEY` overrides naming keys it lacks.
-
-    Args:
-      argv: the command line.
+def check_overrides(argv: Sequence[str], config: ml_collections.ConfigDict) -> None:
+    """Refuses `--config.KEY` overrides in argv naming keys the loaded `config` lacks.
 
     Raises:
-      ConfigError: a missing config file or one without `get_config`, or an unknown key
-        (named with the nearest valid one).
+      ConfigError: an unknown key (named with the nearest valid one).
     """
-    spec = config_path(argv)
-    if spec is None:
-        return
-    config = load_config_file(spec)
-    keys = override_keys(argv)
     valid = list(flatten(config))
     nested = {k.rsplit(".", i)[0] for k in valid for i in range(1, k.count(".") + 1)}
-    for key in keys:
+    for key in override_keys(argv):
         if key not in valid and key not in nested:
-            raise ConfigError(f"--config.{key}: no such key in {spec}; nearest valid key: "
-                              f"{nearest_key(key, valid)}")
+            raise ConfigError(f"--config.{key}: no such key in {config_path(argv)}; nearest "
+                              f"valid key: {nearest_key(key, valid)}")
 
 
 def to_json(config: ml_collections.ConfigDict) -> dict[str, Any]:

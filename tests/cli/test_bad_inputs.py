@@ -223,7 +223,7 @@ TRACK = ["-m", "gnnpose_jax.track", "{frames}", "--workdir", "{workdir}", "--det
 EVAL_TRACKER = ["evaluate.py", "--config", "configs/synthetic_gnn.py", "--workdir",
                 "{workdir}", "--data", "{world}"]
 EVAL_METRICS = ["evaluate.py", "--ground-truth", "{tmp}/gt", "--predictions", "{tmp}/pred",
-                "--output", "{tmp}/metrics.json"]
+                "--metrics", "{tmp}/metrics.json"]
 TRAIN_GNN = ["train.py", "--config", "configs/synthetic_gnn.py", "--workdir", "{tmp}/run"]
 TRACK_PTH = ["-m", "gnnpose_jax.track", "{frames}", "--output", "{tmp}/o.json", "--render",
              "{tmp}/r.mp4"]
@@ -247,11 +247,11 @@ ERRORS = [
     ("evaluate_tracker_render_is_a_file", EVAL_TRACKER + ["--render", "{tmp}/afile"], _file,
      ["--render", "afile", "expected a folder"]),
     ("evaluate_tracker_output_under_a_file", EVAL_TRACKER + ["--render", "{tmp}/render",
-                                                             "--output", "{tmp}/afile/m.json"],
-     _file, ["--output", "afile"]),
+                                                             "--metrics", "{tmp}/afile/m.json"],
+     _file, ["--metrics", "afile"]),
     ("evaluate_tracker_gnn_export_lost_a_file",
      ["evaluate.py", "--config", "configs/synthetic_gnn.py", "--workdir", "{tmp}/run", "--data",
-      "{world}", "--output", "{tmp}/m.json"], _broken_export, ["run/gnn", "GNN export"]),
+      "{world}", "--metrics", "{tmp}/m.json"], _broken_export, ["run/gnn", "GNN export"]),
     ("evaluate_predictions_without_annotations", EVAL_METRICS,
      lambda c: _metrics_files(c, lambda d: d.pop("annotations")),
      ["pred/000001_mpii_test.json", "'annotations'"]),
@@ -270,7 +270,7 @@ ERRORS = [
      ["pred/000001_mpii_test.json", "frame 0 is images/val/000003_mpii_test/000000.jpg"]),
     ("evaluate_metrics_output_under_a_file",
      EVAL_METRICS[:-1] + ["{tmp}/afile/metrics.json"],
-     lambda c: (_metrics_files(c), _file(c)), ["--output", "afile"]),
+     lambda c: (_metrics_files(c), _file(c)), ["--metrics", "afile"]),
     ("train_config_typo", ["train.py", "--config", "configs/typo.py", "--workdir", "{tmp}/run"],
      None, ["configs/typo.py", "not found"]),
     ("train_input_hw_not_a_pair", TRAIN_GNN + ["--config.hrnet.input_hw=128"], None,
@@ -343,10 +343,10 @@ ERRORS = [
     ("detect_conf_out_of_range", DETECT + ["--detector", "{tmp}/yolox.pth", "--conf", "1.5"],
      _checkpoints, ["--conf 1.5", "[0, 1]"]),
     ("evaluate_boxes_detector_without_a_detector",
-     EVAL_TRACKER + ["--boxes", "detector", "--output", "{tmp}/m.json"], None,
+     EVAL_TRACKER + ["--boxes", "detector", "--metrics", "{tmp}/m.json"], None,
      ["--boxes detector", "--detector CKPT"]),
     ("evaluate_detector_given_the_hrnet",
-     EVAL_TRACKER + ["--boxes", "detector", "--detector", "{tmp}/hrnet.pth", "--output",
+     EVAL_TRACKER + ["--boxes", "detector", "--detector", "{tmp}/hrnet.pth", "--metrics",
                      "{tmp}/m.json"], _checkpoints,
      ["hrnet.pth", "not a YOLOX person detector"]),
     ("evaluate_pt21_prediction_negative_track_id", EVAL_METRICS,
@@ -411,7 +411,7 @@ def test_evaluate_tracker_drops_unusable_boxes_with_a_count(ctx):
                            lambda i: image_ids[-1 - i])
     result = _run(["evaluate.py", "--config", "configs/synthetic_gnn.py", "--workdir",
                    ctx.workdir, "--data", ctx.world, "--no-gnn", "--detections", dets,
-                   "--output", ctx.tmp / "m.json"])
+                   "--metrics", ctx.tmp / "m.json"])
     assert result.returncode == 0, result.stderr
     assert "dropped 4 detection(s)" in result.stderr
     assert "dropped 1 person box(es)" in result.stderr

@@ -20,7 +20,7 @@ import pytest
 from benchmarks.random_weights import write_hrnet_pth, write_yolox_pth, yolox_variables
 from gnnpose_jax.data import posetrack
 from gnnpose_jax.models import hrnet, hrnet_convert, pretrained, yolox, yolox_convert
-from gnnpose_jax.tracking.split import load_models
+from gnnpose_jax.tracking.networks import load_networks
 from gnnpose_jax.tracking.video import FrameSource
 from tests.helpers.tiny_runs import DENSE, HRNET_PTH, TINY, build_world_and_workdir
 
@@ -115,11 +115,15 @@ def test_track_detections_file_with_a_gnn_run(setup, tmp_path):
     assert len(frames) == CLIP_FRAMES and all(f.people for f in frames)
 
 
-def test_evaluate_tracker_mode_with_the_detector(setup, tmp_path):
+def test_evaluate_tracker_mode_with_the_detector_of_a_run(setup, tmp_path):
+    """`--detector` also takes a detector training run's folder: its `yolox/` export."""
+    run = tmp_path / "detector_run"
+    run.mkdir()
+    (run / "yolox").symlink_to(setup["base"] / "yolox_small", target_is_directory=True)
     out = tmp_path / "m.json"
     _run("evaluate.py", "--config", "configs/synthetic_gnn.py", "--workdir", setup["workdir"],
-         "--data", setup["world"], "--no-gnn", "--boxes", "detector", "--detector",
-         setup["base"] / "yolox_small", "--output", out)
+         "--data", setup["world"], "--no-gnn", "--boxes", "detector", "--detector", run,
+         "--metrics", out)
     tracking = json.loads(out.read_text())["tracking"]
     assert tracking["frames"] == 12 and tracking["seconds_boxes"] > 0
 
@@ -187,13 +191,13 @@ def test_joint_layout_is_inferred_from_the_checkpoint(setup, tmp_path):
         "recorded in hrnet.json"
     run_hrnet = setup["workdir"] / "hrnet"  # written by save_hrnet without a layout
     assert pretrained.load_pose_network(run_hrnet).joint_layout == "coco"
-    models = load_models(setup["workdir"], use_gnn=False)
-    assert models.estimator.joint_layout == "posetrack"
+    networks = load_networks(setup["workdir"], use_gnn=False)
+    assert networks.estimator.joint_layout == "posetrack"
 
 
 def test_gnn_features_come_from_its_own_hrnet(setup):
-    own = load_models(setup["workdir"], hrnet=setup["workdir"] / "hrnet")
+    own = load_networks(setup["workdir"], hrnet=setup["workdir"] / "hrnet")
     assert own.gnn_features is None
-    other = load_models(setup["workdir"], hrnet=setup["base"] / HRNET_PTH)
+    other = load_networks(setup["workdir"], hrnet=setup["base"] / HRNET_PTH)
     assert other.gnn_features is not None and other.estimator.joint_layout == "coco"
     assert other.predictor().estimator is other.gnn_features

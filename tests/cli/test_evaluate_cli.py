@@ -29,7 +29,7 @@ def test_cli_writes_metrics_table_and_converted_copies(tmp_path):
     pt.write_sequences(pred, tmp_path / "pred")
     out = tmp_path / "out.json"
     code, stdout, _ = _run("--ground-truth", tmp_path / "gt", "--predictions",
-                           tmp_path / "pred", "--output", out, "--per-sequence", "--format",
+                           tmp_path / "pred", "--metrics", out, "--per-sequence", "--format",
                            "2017", "--converted-out", tmp_path / "conv")
     assert code == 0 and stdout.splitlines()[1].startswith("AP ")
     written = json.loads(out.read_text())
@@ -83,9 +83,38 @@ def test_cli_bad_input_one_line_nonzero_exit_no_output(name, tmp_path):
     corrupt(tmp_path)
     out = tmp_path / "out.json"
     code, _, stderr = _run("--ground-truth", tmp_path / "gt", "--predictions",
-                           tmp_path / "pred", "--output", out)
+                           tmp_path / "pred", "--metrics", out)
     lines = stderr.strip().splitlines()
     assert code == 2 and len(lines) == 1, stderr
     assert str(tmp_path / file_part) in lines[0]
     assert pytest.importorskip("re").search(pattern, lines[0]), lines[0]
     assert not out.exists()
+
+
+TRACKER = ["--config", "configs/synthetic_gnn.py", "--workdir", "run"]
+METRICS = ["--ground-truth", "gt", "--predictions", "pred"]
+
+
+@pytest.mark.parametrize("argv,needle", [
+    # Renamed: --output is the predictions written, as in every command; --metrics the JSON.
+    (TRACKER + ["--predictions-out", "preds"], "--predictions-out is now --output"),
+    (METRICS + ["--output", "m.json"], "write the metrics with --metrics OUT.json"),
+    (TRACKER + ["--output", "m.json"], "writes the predictions as a folder"),
+    # A flag of the other mode is refused, not ignored.
+    (METRICS + ["--metrics", "m.json", "--no-gnn"], "--no-gnn is for tracker mode"),
+    (METRICS + ["--metrics", "m.json", "--render", "r"], "--render is for tracker mode"),
+    (TRACKER + ["--ground-truth", "gt"], "--ground-truth is for metrics mode"),
+    (TRACKER + ["--positional-pairing"], "--positional-pairing is for metrics mode"),
+    (TRACKER + ["--conf", "0.3"], "--conf and --nms are --detector's thresholds"),
+])
+def test_flags_of_another_meaning_or_mode_are_one_error_line(argv, needle, tmp_path,
+                                                             monkeypatch, capsys):
+    from gnnpose_jax.cli import run_cli
+    from gnnpose_jax.evaluate import main
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as info:
+        run_cli(lambda: main(argv))
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert info.value.code == 2 and len(lines) == 1 and needle in lines[0], lines
+    assert list(tmp_path.iterdir()) == []

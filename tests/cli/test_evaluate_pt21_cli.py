@@ -30,7 +30,7 @@ def _run(*args):
 
 def _metrics(gt, pred, out, *flags):
     """evaluate.py metrics mode; returns (stdout, OUT.json)."""
-    result = _run("evaluate.py", "--ground-truth", gt, "--predictions", pred, "--output", out,
+    result = _run("evaluate.py", "--ground-truth", gt, "--predictions", pred, "--metrics", out,
                   *flags)
     assert result.returncode == 0, result.stderr
     return result.stdout, json.loads(Path(out).read_text())
@@ -133,7 +133,7 @@ def test_benchmark_flag_overrides_detection(tmp_path):
 ])
 def test_flags_of_the_other_benchmark_are_one_error_line(flags, needle, tmp_path):
     result = _run("evaluate.py", "--ground-truth", VARIED[0], "--predictions", VARIED[1],
-                  "--output", tmp_path / "out.json", *flags)
+                  "--metrics", tmp_path / "out.json", *flags)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and needle in errors[0], result.stderr
@@ -163,8 +163,8 @@ def test_evaluate_tracker_mode_writes_posetrack21(world_and_workdir, tmp_path):
     world, workdir = world_and_workdir
     preds, out = tmp_path / "preds", tmp_path / "out.json"
     result = _run("evaluate.py", "--config", "configs/synthetic_gnn.py", "--workdir", workdir,
-                  "--data", world, "--no-gnn", "--format", "2021", "--predictions-out", preds,
-                  "--output", out)
+                  "--data", world, "--no-gnn", "--format", "2021", "--output", preds,
+                  "--metrics", out)
     assert result.returncode == 0, result.stderr
     gt_dir = world / "annotations" / "val"
     gts = posetrack.read_sequences(gt_dir)

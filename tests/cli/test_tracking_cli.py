@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from gnnpose_jax.data import posetrack
+from gnnpose_jax.evaluation import evaluate, to_json
 from tests.helpers.tiny_runs import build_world_and_workdir, frame_detections
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,16 +39,21 @@ def test_evaluate_tracker_mode_compares_baseline(world_and_workdir, tmp_path):
     world, workdir = world_and_workdir
     out, preds, render = tmp_path / "out.json", tmp_path / "preds", tmp_path / "render"
     result = _run("evaluate.py", "--config", "configs/synthetic_gnn.py", "--workdir",
-                  str(workdir), "--data", str(world), "--compare-baseline", "--output", str(out),
-                  "--predictions-out", str(preds), "--render", str(render))
+                  str(workdir), "--data", str(world), "--compare-baseline", "--metrics", str(out),
+                  "--output", str(preds), "--render", str(render), "--per-sequence")
     assert result.returncode == 0, result.stderr
     assert "AP diff" in result.stdout and "MOTA diff" in result.stdout
     metrics = json.loads(out.read_text())
     assert set(metrics) == {"baseline", "gnn"}
     assert metrics["gnn"]["tracking"]["frames"] == 12
+    gt = posetrack.read_sequences(world / "annotations/val")
     for name in ("baseline", "gnn"):
         seqs = posetrack.read_sequences(preds / name)
         assert len(seqs) == 2 and all(len(s.frames) == 6 for s in seqs)
+        # --per-sequence: each sequence scored on its own, as metrics mode scores the files.
+        again = to_json(evaluate(gt, seqs, per_sequence=True))
+        assert set(metrics[name]["per_sequence"]) == {s.name for s in gt}
+        assert metrics[name]["per_sequence"] == again["per_sequence"]
     first = sorted(p.stem for p in (world / "annotations/val").iterdir())[0]
     assert (render / f"{first}.mp4").is_file() and (render / f"{first}.png").is_file()
 

@@ -2,9 +2,9 @@
 exported with a non-default value makes the tracker use that value.
 
 Each case exports a tiny random GNN with one setting changed, loads the run as the tracker does
-(`tracking.split.load_models`), runs the predictor on one track, and checks its crops and graph
-against the training window of the same pose (`data.windows.make_window`, no augmentation) and
-its decoding against the setting.
+(`tracking.networks.load_networks`), runs the predictor on one track, and checks its crops and
+graph against the training window of the same pose (`data.windows.make_window`, no
+augmentation) and its decoding against the setting.
 """
 
 import collections
@@ -23,7 +23,7 @@ from gnnpose_jax.models.gnn import GnnConfig, GnnPose
 from gnnpose_jax.models.gnn_io import GNN_JSON, CropSettings, load_gnn
 from gnnpose_jax.tracking import gnn_predictor
 from gnnpose_jax.tracking.config import tracker_config
-from gnnpose_jax.tracking.split import load_models
+from gnnpose_jax.tracking.networks import load_networks
 from gnnpose_jax.tracking.tracker import Pose, Track, TrackedPose
 from tests.helpers.tiny_runs import TINY
 
@@ -79,11 +79,11 @@ def _pose() -> np.ndarray:
 def test_the_tracker_follows_each_exported_setting(key, hrnet_dir, tmp_path, monkeypatch):
     settings = {**DEFAULTS, key: CASES[key]}
     spec = _export_run(tmp_path, hrnet_dir, settings)
-    models = load_models(tmp_path)
-    assert models.gnn.spec == spec
-    assert models.gnn.crops == CropSettings(settings["input_hw"], settings["box_enlarge"],
+    networks = load_networks(tmp_path)
+    assert networks.gnn.spec == spec
+    assert networks.gnn.crops == CropSettings(settings["input_hw"], settings["box_enlarge"],
                                             settings["track_enlarge"])
-    tracker = tracker_config(None, models.gnn_spec)
+    tracker = tracker_config(None, networks.gnn_spec)
     assert (tracker.history, tracker.joint_threshold) == (settings["history"],
                                                           settings["joint_threshold"])
 
@@ -100,12 +100,12 @@ def test_the_tracker_follows_each_exported_setting(key, hrnet_dir, tmp_path, mon
     image = np.random.default_rng(1).integers(0, 255, (120, 128, 3), np.uint8)
     pose = _pose()
     last = Pose(pose[:, :2], pose[:, 2])
-    predictor = models.predictor()
+    predictor = networks.predictor()
     predictor.observe(image, 0, [TrackedPose(0, last, recovered=False)])
     track = Track(0, collections.deque([(0, last)], maxlen=tracker.history))
     crops = predictor.crops(image, 1, [track])
     assert len(crops) == 2  # the history crop of frame 0, then the current crop
-    (predicted,) = predictor.predict(image, 1, [track], models.estimator.run(crops)[1])
+    (predicted,) = predictor.predict(image, 1, [track], networks.estimator.run(crops)[1])
     assert predicted is not None and np.isfinite(predicted.keypoints).all()
 
     # The training window of the same track, with the exported settings and no augmentation.
@@ -128,12 +128,12 @@ def test_the_tracker_follows_each_exported_setting(key, hrnet_dir, tmp_path, mon
 
 def test_a_contradicting_tracker_setting_is_refused(hrnet_dir, tmp_path):
     _export_run(tmp_path, hrnet_dir, {**DEFAULTS, "history": 2, "joint_threshold": 0.3})
-    models = load_models(tmp_path, use_gnn=False)
-    assert models.gnn is None and models.gnn_spec.history == 2
-    assert tracker_config({"history": 2}, models.gnn_spec).joint_threshold == 0.3
+    networks = load_networks(tmp_path, use_gnn=False)
+    assert networks.gnn is None and networks.gnn_spec.history == 2
+    assert tracker_config({"history": 2}, networks.gnn_spec).joint_threshold == 0.3
     for key, value in (("history", 3), ("joint_threshold", 0.2)):
         with pytest.raises(ConfigError, match=f"tracker.{key} {value} contradicts"):
-            tracker_config({key: value}, models.gnn_spec)
+            tracker_config({key: value}, networks.gnn_spec)
 
 
 def test_exports_without_crop_settings_load_with_the_defaults(hrnet_dir, tmp_path):

@@ -3,7 +3,8 @@
 import numpy as np
 
 from gnnpose_jax.models.topdown import TopDownEstimator, padded_size
-from gnnpose_jax.tracking.run import gt_boxes, track_sequence
+from gnnpose_jax.tracking.boxes import gt_boxes
+from gnnpose_jax.tracking.run import track_sequence
 from gnnpose_jax.tracking.tracker import OnlineTracker, TrackerConfig
 from tests.helpers.tiny_tracking import INPUT_HW, video_and_networks
 

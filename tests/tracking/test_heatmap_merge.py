@@ -6,8 +6,9 @@ import pytest
 from gnnpose_jax.data import joints, transforms
 from gnnpose_jax.errors import ConfigError
 from gnnpose_jax.tracking import tracker as tracker_module
+from gnnpose_jax.tracking.boxes import gt_boxes
 from gnnpose_jax.tracking.heatmap_merge import JointMaps, heatmap_average, resample
-from gnnpose_jax.tracking.run import gt_boxes, track_sequence
+from gnnpose_jax.tracking.run import track_sequence
 from gnnpose_jax.tracking.tracker import OnlineTracker, Pose, TrackerConfig, merge_poses
 from tests.helpers.tiny_tracking import video_and_networks
 

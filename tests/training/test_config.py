@@ -72,12 +72,13 @@ def test_posetrack21_configs_pass_the_checks_train_py_runs(name):
 def test_unknown_override_names_the_nearest_key():
     argv = ["train.py", "--config", str(ROOT / "configs" / "synthetic_hrnet.py"),
             "--config.optimizer.learning_rte=0.1"]
+    config = config_lib.load_config_file(argv[2])
     with pytest.raises(ConfigError) as info:
-        config_lib.check_overrides(argv)
+        config_lib.check_overrides(argv, config)
     assert str(info.value) == ("--config.optimizer.learning_rte: no such key in "
                                f"{argv[2]}; nearest valid key: optimizer.learning_rate")
     config_lib.check_overrides(argv[:3] + ["--config.optimizer.learning_rate=0.1",
-                                           "--config.hrnet.input_hw=(64, 32)"])
+                                           "--config.hrnet.input_hw=(64, 32)"], config)
 
 
 def test_workdir_config_is_pinned(tmp_path):
