@@ -23,9 +23,9 @@ from gnnpose_jax.data import posetrack
 from gnnpose_jax.data.types import Frame, Sequence
 from gnnpose_jax.errors import CheckpointError, ConfigError, DataError
 from gnnpose_jax.evaluation import load_for_evaluation
+from gnnpose_jax.tracking.boxes import check_frame_indices
 from gnnpose_jax.tracking.run import track_sequence
 from gnnpose_jax.tracking.tracker import MAX_BOXES_PER_FRAME, OnlineTracker, TrackerConfig
-from gnnpose_jax.tracking.video import check_frame_indices
 from tests.helpers.poseval_people import person, sequence
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,13 +33,7 @@ LONG = "n" * 256  # one name over NAME_MAX (255 bytes on Linux and macOS file sy
 
 
 def _main(module: str):
-    """A command's `main`: a module of the package, or a script at the repository root."""
-    if module.endswith(".py"):
-        sys.path.insert(0, str(ROOT))
-        try:
-            return importlib.import_module(module[:-3]).main
-        finally:
-            sys.path.remove(str(ROOT))
+    """A command's `main`, by its module."""
     return importlib.import_module(module).main
 
 
@@ -86,19 +80,19 @@ REFUSALS = [
     ("track_render_and_output_one_file", "gnnpose_jax.track",
      TRACK + ["--render", "{t}/x.mp4", "--output", "{t}/x.mp4"],
      ["--output", "x.mp4 and --render", "name the same file"]),
-    ("evaluate_output_is_a_ground_truth_file", "evaluate.py",
-     EVAL + ["--output", "{t}/predictions/000001_mpii_test.json"],
-     ["--output", "is also the input --ground-truth"]),
-    ("evaluate_converted_out_holds_the_predictions", "evaluate.py",
-     EVAL + ["--output", "{t}/m.json", "--converted-out", "{t}"],
+    ("evaluate_output_is_a_ground_truth_file", "gnnpose_jax.evaluate",
+     EVAL + ["--metrics", "{t}/predictions/000001_mpii_test.json"],
+     ["--metrics", "is also the input --ground-truth"]),
+    ("evaluate_converted_out_holds_the_predictions", "gnnpose_jax.evaluate",
+     EVAL + ["--metrics", "{t}/m.json", "--converted-out", "{t}"],
      ["--converted-out", "/predictions: is also the input --predictions"]),
     ("detect_output_is_the_image", "gnnpose_jax.detect",
      ["{t}/dets.json", "--detector", "{t}/y.pth", "--output", "{t}/dets.json"],
      ["--output", "is also the input IMAGE|VIDEO|FRAME_DIR"]),
     ("track_output_name_too_long", "gnnpose_jax.track", TRACK + ["--output", "{t}/" + LONG],
      ["--output", "a name of 256 bytes", "choose a shorter name"]),
-    ("evaluate_output_name_too_long", "evaluate.py", EVAL + ["--output", "{t}/" + LONG],
-     ["--output", "a name of 256 bytes"]),
+    ("evaluate_metrics_name_too_long", "gnnpose_jax.evaluate", EVAL + ["--metrics", "{t}/" + LONG],
+     ["--metrics", "a name of 256 bytes"]),
     ("detect_output_name_too_long", "gnnpose_jax.detect",
      ["{t}/frames", "--detector", "{t}/y.pth", "--output", "{t}/" + LONG + ".json"],
      ["--output", "a name of 261 bytes"]),
@@ -108,7 +102,7 @@ REFUSALS = [
      ["--out", "a name of 256 bytes"]),
     ("convert_dst_name_too_long", "convert_weights.__main__", ["{t}/h.pth", "{t}/" + LONG],
      ["DST", "a name of 256 bytes"]),
-    ("train_workdir_name_too_long", "train.py",
+    ("train_workdir_name_too_long", "gnnpose_jax.train",
      ["--config", "configs/synthetic_gnn.py", "--workdir", "{t}/" + LONG],
      ["--workdir", "a name of 256 bytes"]),
     ("synthetic_size_over_the_cap", "gnnpose_jax.data.synthetic.cli",
@@ -139,7 +133,8 @@ def test_train_refuses_a_truncated_stored_config_in_one_line(tmp_path, monkeypat
     (workdir / "checkpoints/1").mkdir(parents=True)  # a checkpoint step to resume
     (workdir / "config.json").write_text('{"mode": "hrnet", "batch_si')
     monkeypatch.chdir(ROOT)
-    err = _refused("train.py", ["--config", "configs/synthetic_hrnet.py", "--workdir", workdir],
+    err = _refused("gnnpose_jax.train",
+                   ["--config", "configs/synthetic_hrnet.py", "--workdir", workdir],
                    monkeypatch, capsys)
     assert f"{workdir}/config.json: the run's stored config is malformed" in err
     assert "restore it, or train into a new --workdir" in err
