@@ -28,11 +28,13 @@ from gnnpose_jax.errors import ConfigError
 GIB = 1024**3
 
 
-def _define_flags(values: flags.FlagValues) -> dict[str, flags.FlagHolder]:
-    """The command's flags, in their own `FlagValues` (nothing global)."""
+def _define_flags(values: flags.FlagValues, argv: list[str]) -> dict[str, flags.FlagHolder]:
+    """The command's flags, in their own `FlagValues` (nothing global); `argv` names the
+    `--config.KEY` overrides to define."""
     return {
         "config": config_flags.DEFINE_config_file("config", None, "configs/NAME.py",
-                                                  flag_values=values, lock_config=True),
+                                                  flag_values=values, lock_config=True,
+                                                  sys_argv=argv),
         "topology": flags.DEFINE_string("topology", None, "TPU slice, e.g. v5e:2x2, v5e:16x16, "
                                         "v5p:2x2x2", flag_values=values),
         "per_device_batch": flags.DEFINE_integer("per_device_batch", None, "examples per "
@@ -108,7 +110,7 @@ def main(argv: list[str]) -> None:
     from gnnpose_jax.training import config as config_lib
 
     values = flags.FlagValues()
-    holders = _define_flags(values)
+    holders = _define_flags(values, argv)
     config_lib.check_overrides(argv)
     try:
         values(argv)
