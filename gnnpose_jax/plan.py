@@ -37,13 +37,13 @@ def _define_flags(values: flags.FlagValues, argv: list[str]) -> dict[str, flags.
                                                   sys_argv=argv),
         "topology": flags.DEFINE_string("topology", None, "TPU slice, e.g. v5e:2x2, v5e:16x16, "
                                         "v5p:2x2x2", flag_values=values),
-        "per_device_batch": flags.DEFINE_integer("per_device_batch", None, "examples per "
+        "per_device_batch": flags.DEFINE_integer("per-device-batch", None, "examples per "
                                                  "device (default: batch_size / devices)",
                                                  flag_values=values),
-        "max_batch": flags.DEFINE_bool("max_batch", False, "search the largest per-device "
+        "max_batch": flags.DEFINE_bool("max-batch", False, "search the largest per-device "
                                        "batch that fits, by bisection on compiles",
                                        flag_values=values),
-        "hbm_bytes": flags.DEFINE_integer("hbm_bytes", None, "device memory to fit in "
+        "hbm_bytes": flags.DEFINE_integer("hbm-bytes", None, "device memory to fit in "
                                           "(default: the chip's HBM)", flag_values=values),
         "output": flags.DEFINE_string("output", None, "write the plan as JSON here",
                                       flag_values=values),
@@ -126,7 +126,7 @@ def main(argv: list[str]) -> None:
         check_writable(output, "--output")
     hbm = holders["hbm_bytes"].value
     if hbm is not None and hbm < 1:
-        raise ConfigError(f"--hbm_bytes {hbm} must be positive")
+        raise ConfigError(f"--hbm-bytes {hbm} must be positive")
     record = make_plan(config, topology_name, holders["per_device_batch"].value,
                        holders["max_batch"].value, hbm)
     print(format_table(record))
@@ -160,7 +160,8 @@ def make_plan(config, topology_name: str, per_device_batch: int | None = None,
     topology = plan_devices.load_topology(topology_name)
     abstract.check_config(config)
     program_for = functools.partial(abstract.abstract_program, config)
-    batch = per_device_batch or _per_device_default(config, len(topology.devices))
+    batch = (per_device_batch if per_device_batch is not None
+             else _per_device_default(config, len(topology.devices)))
     found = None
     if search_max:
         found = planning.max_batch(planning.train_fits(program_for, topology, hbm_bytes),

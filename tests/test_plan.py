@@ -103,7 +103,7 @@ def test_hrnet_plan_cli_prints_a_table_and_writes_the_json(tmp_path, capsys):
     output = tmp_path / "plan.json"
     with pytest.raises(SystemExit) as exit_info:
         run_cli(lambda: plan.main(["plan", "--config", str(ROOT / "configs/synthetic_hrnet.py"),
-                                   "--topology", "v5e:2x2", "--per_device_batch", "1",
+                                   "--topology", "v5e:2x2", "--per-device-batch", "1",
                                    "--output", str(output), *SHRINK_ARGS]))
     assert exit_info.value.code == 0
     record = json.loads(output.read_text())
@@ -151,6 +151,17 @@ def test_multi_host_slice():
     record = planning.plan(_conv_program, topology, 2, with_eval=False)
     assert (record["devices"], record["hosts"], record["chips"]) == (16, 4, 16)
     assert record["global_batch"] == 32 and record["fits"]
+
+
+@needs_libtpu
+def test_bad_batches_are_one_line():
+    config = _shrunk("hrnet")
+    with config.unlocked():
+        config.batch_size = 6
+    with pytest.raises(ConfigError, match="does not split over the 4 devices"):
+        plan.make_plan(config, "v5e:2x2")
+    with pytest.raises(ConfigError, match="must be a positive integer"):
+        plan.make_plan(config, "v5e:2x2", per_device_batch=0)
 
 
 @needs_libtpu
