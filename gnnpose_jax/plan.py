@@ -69,8 +69,8 @@ def format_table(record: dict[str, Any]) -> str:
              f"{record['devices']} x {record['device_kind']} ({record['device_name']}), "
              f"{record['hosts']} host(s)",
              _row("", "train", "eval" if ev else ""),
-             _row("per-device batch / global", record["per_device_batch"],
-                  record["global_batch"]),
+             _row("per-device batch", record["per_device_batch"], record["per_device_batch"]),
+             _row("global batch", record["global_batch"], record["global_batch"]),
              _row("compile seconds", f"{train_compile:.1f}",
                   f"{ev['compile_seconds']:.1f}" if ev else ""),
              _row("TFLOP per device step", f"{record['flops_per_device_step'] / 1e12:.4g}",
