@@ -29,3 +29,7 @@ class ConfigError(GnnPoseError):
 
 class OutputError(GnnPoseError):
     """An output path cannot be written (checked before any work starts)."""
+
+
+class MissingDependencyError(GnnPoseError):
+    """An optional dependency that the command needs is not installed."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +173,29 @@ def l1_start_step(config: ml_collections.ConfigDict, num_examples: int) -> int:
     return max(total - int(round(config.detector.l1_last_epochs * per_epoch)), 0)
 
 
+def step_functions(config: ml_collections.ConfigDict, l1_from_step: int
+                   ) -> tuple[Callable, Callable]:
+    """The (train, eval) steps of the config, static arguments bound (what the loop pmaps).
+
+    Args:
+      config: the run config.
+      l1_from_step: the first update with the L1 loss (`l1_start_step`).
+    """
+    det = config.detector
+    return (functools.partial(steps.detector_train_step, l1_from_step=l1_from_step),
+            functools.partial(steps.detector_eval_step, conf=det.eval_conf, nms=det.eval_nms,
+                              max_boxes=det.eval_max_boxes))
+
+
+def abstract_state(config: ml_collections.ConfigDict, tx: optax.GradientTransformation
+                   ) -> TrainState:
+    """The state `build`'s task creates, as shapes and dtypes (no init, no checkpoint read)."""
+    images = np.zeros((1, *input_hw(config), 3), np.float32)
+    model = YOLOX(architecture(config))
+    return jax.eval_shape(lambda key: create_state(model.apply, model.init(key, images), tx),
+                          jax.random.key(config.seed))
+
+
 def build(config: ml_collections.ConfigDict, workdir: Path, per_device_batch: int) -> Task:
     """The detector-mode task.
 
@@ -184,7 +208,7 @@ def build(config: ml_collections.ConfigDict, workdir: Path, per_device_batch: in
       The task.
     """
     check_config(config)
-    arch, det = architecture(config), config.detector
+    arch = architecture(config)
     train_loader, val_loader, num_examples = inputs.detector_loaders(config, workdir,
                                                                      per_device_batch)
 
@@ -197,10 +221,7 @@ def build(config: ml_collections.ConfigDict, workdir: Path, per_device_batch: in
         variables = {"params": state.params, "batch_stats": state.batch_stats}
         run_folder.export_yolox(directory / run_folder.YOLOX_EXPORT, arch, variables)
 
-    train_step = functools.partial(steps.detector_train_step,
-                                   l1_from_step=l1_start_step(config, num_examples))
-    eval_step = functools.partial(steps.detector_eval_step, conf=det.eval_conf,
-                                  nms=det.eval_nms, max_boxes=det.eval_max_boxes)
+    train_step, eval_step = step_functions(config, l1_start_step(config, num_examples))
     return Task(create_state=make_state, train_step=train_step, eval_step=eval_step,
                 train_loader=train_loader, val_loader=val_loader,
                 num_train_examples=num_examples, to_batch=inputs.detector_batch,

@@ -8,6 +8,7 @@ a training checkpoint, since they come from `hrnet.checkpoint`.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
 
 import jax
@@ -88,8 +89,8 @@ def gnn_config(config: ml_collections.ConfigDict) -> GnnConfig:
                      use_type=g.use_type, attention_impl=g.attention_impl)
 
 
-def initial_params(model_config: GnnConfig, feature_channels: int, seed: int) -> dict:
-    """Seeded GNN variables, initialised on a one-graph example batch."""
+def init_inputs(model_config: GnnConfig, feature_channels: int) -> tuple:
+    """(graphs, features): the one-graph example batch the GNN is initialised on."""
     spec = model_config.graph
     history = np.zeros((1, spec.num_joints, 3))
     history[0, 0] = (1.0, 1.0, 1.0)
@@ -98,7 +99,41 @@ def initial_params(model_config: GnnConfig, feature_channels: int, seed: int) ->
                                         np.array([0.0, 0.0, 2.0, 2.0]))],
                            graph_budget(spec, 1))
     features = jnp.zeros((1, spec.history + 1, *spec.grid.feature_hw, feature_channels))
-    return run_once(GnnPose(model_config).init, jax.random.key(seed), example, features)
+    return example, features
+
+
+def initial_params(model_config: GnnConfig, feature_channels: int, seed: int) -> dict:
+    """Seeded GNN variables, initialised on a one-graph example batch."""
+    return run_once(GnnPose(model_config).init, jax.random.key(seed),
+                    *init_inputs(model_config, feature_channels))
+
+
+def step_functions(config: ml_collections.ConfigDict) -> tuple[Callable, Callable]:
+    """The (train, eval) steps of the config, static arguments bound (what the loop pmaps)."""
+    spec = gnn_config(config).graph
+    loss = {"loss": config.gnn.loss, "focal_gamma": config.gnn.focal_gamma}
+    return (functools.partial(steps.gnn_train_step, **loss),
+            functools.partial(steps.gnn_eval_step, grid=spec.grid,
+                              decode_radius=spec.decode_radius, **loss))
+
+
+def abstract_state(config: ml_collections.ConfigDict, tx: optax.GradientTransformation
+                   ) -> TrainState:
+    """The state `build`'s task creates, as shapes and dtypes: the GNN beside a frozen HRNet of
+    the config's architecture (no init run, no checkpoint read)."""
+    model_config = gnn_config(config)
+    hrnet = HRNet(hrnet_mode.architecture(config))
+    images = np.zeros((1, *hrnet_mode.input_hw(config), 3), np.float32)
+
+    def create(key, graphs, features):
+        """The fresh state, traced."""
+        frozen = hrnet.init(key, images, train=False)
+        return create_state(GnnPose(model_config).apply,
+                            GnnPose(model_config).init(key, graphs, features), tx,
+                            frozen=frozen, frozen_apply_fn=hrnet.apply)
+
+    return jax.eval_shape(create, jax.random.key(config.seed),
+                          *init_inputs(model_config, 3 * hrnet.config.width))
 
 
 def history_estimates(config: ml_collections.ConfigDict, workdir: Path, hrnet: HRNet,
@@ -132,7 +167,6 @@ def build(config: ml_collections.ConfigDict, workdir: Path, per_device_batch: in
     train_loader, val_loader, num_examples = inputs.gnn_loaders(
         config, workdir, per_device_batch,
         estimates_for=functools.partial(history_estimates, config, workdir, hrnet, frozen))
-    loss = {"loss": config.gnn.loss, "focal_gamma": config.gnn.focal_gamma}
 
     def make_state(tx: optax.GradientTransformation) -> TrainState:
         """Fresh GNN parameters beside the frozen HRNet."""
@@ -148,10 +182,8 @@ def build(config: ml_collections.ConfigDict, workdir: Path, per_device_batch: in
                               config.hrnet.checkpoint, windows.input_hw, windows.box_enlarge,
                               windows.track_enlarge)
 
-    return Task(create_state=make_state,
-                train_step=functools.partial(steps.gnn_train_step, **loss),
-                eval_step=functools.partial(steps.gnn_eval_step, grid=spec.grid,
-                                             decode_radius=spec.decode_radius, **loss),
+    train_step, eval_step = step_functions(config)
+    return Task(create_state=make_state, train_step=train_step, eval_step=eval_step,
                 train_loader=train_loader, val_loader=val_loader,
                 num_train_examples=num_examples,
                 to_batch=functools.partial(inputs.gnn_batch, spec=spec, budget=budget),

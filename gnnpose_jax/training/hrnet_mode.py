@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
 import jax
@@ -88,6 +89,21 @@ def initial_variables(config: ml_collections.ConfigDict, arch: HRNetConfig) -> d
     return official_init(variables, config.seed)
 
 
+def step_functions(config: ml_collections.ConfigDict) -> tuple[Callable, Callable]:
+    """The (train, eval) steps of the config, static arguments bound (what the loop pmaps)."""
+    del config
+    return steps.hrnet_train_step, steps.hrnet_eval_step
+
+
+def abstract_state(config: ml_collections.ConfigDict, tx: optax.GradientTransformation
+                   ) -> TrainState:
+    """The state `build`'s task creates, as shapes and dtypes (no init, no checkpoint read)."""
+    images = np.zeros((1, *input_hw(config), 3), np.float32)
+    model = HRNet(architecture(config))
+    return jax.eval_shape(lambda key: create_state(
+        model.apply, model.init(key, images, train=False), tx), jax.random.key(config.seed))
+
+
 def build(config: ml_collections.ConfigDict, workdir: Path, per_device_batch: int) -> Task:
     """The HRNet-mode task.
 
@@ -112,7 +128,8 @@ def build(config: ml_collections.ConfigDict, workdir: Path, per_device_batch: in
         variables = {"params": state.params, "batch_stats": state.batch_stats}
         run_folder.export_hrnet(directory / run_folder.HRNET_EXPORT, arch, variables, hw)
 
-    return Task(create_state=make_state, train_step=steps.hrnet_train_step,
-                eval_step=steps.hrnet_eval_step, train_loader=train_loader,
+    train_step, eval_step = step_functions(config)
+    return Task(create_state=make_state, train_step=train_step,
+                eval_step=eval_step, train_loader=train_loader,
                 val_loader=val_loader, num_train_examples=num_examples,
                 to_batch=inputs.hrnet_batch, export=write_export)

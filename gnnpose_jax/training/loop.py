@@ -48,6 +48,16 @@ PERIODIC_ACTIONS = ("log", "eval", "checkpoint")
 _AVERAGED = ("loss", "grad_norm")
 
 
+def pmap_train_step(train_step, devices=None):
+    """`train_step` pmapped over `devices` (default: the local ones), the state donated."""
+    return jax.pmap(train_step, axis_name=distributed.AXIS, donate_argnums=(0,), devices=devices)
+
+
+def pmap_eval_step(eval_step, devices=None):
+    """`eval_step` pmapped over `devices` (default: the local ones)."""
+    return jax.pmap(eval_step, axis_name=distributed.AXIS, devices=devices)
+
+
 @dataclasses.dataclass
 class _Run:
     """The state of one training run between steps; methods are the periodic actions."""
@@ -72,12 +82,12 @@ class _Run:
     @functools.cached_property
     def p_train(self):
         """The train step, pmapped once; the state is donated."""
-        return jax.pmap(self.task.train_step, axis_name=distributed.AXIS, donate_argnums=(0,))
+        return pmap_train_step(self.task.train_step)
 
     @functools.cached_property
     def p_eval(self):
         """The eval step, pmapped once."""
-        return jax.pmap(self.task.eval_step, axis_name=distributed.AXIS)
+        return pmap_eval_step(self.task.eval_step)
 
     @functools.cached_property
     def rng_replicated(self) -> jax.Array:
