@@ -4,7 +4,7 @@ Tracker mode (run the tracker on a split with a run's trained networks, then sco
 
     python evaluate.py --config configs/NAME.py --workdir DIR [--split val] [--no-gnn]
         [--compare-baseline] [--data DIR] [--boxes detections|gt|detector] [--detections FILE]
-        [--detector CKPT]
+        [--detector CKPT] [--dtype float32|bfloat16]
         [--predictions-out PRED] [--output OUT.json] [--render DIR]
 
 Metrics mode:
@@ -131,12 +131,12 @@ def run_tracker(args: argparse.Namespace) -> int:
     root = dataset_folder(config.data, args.workdir, args.data)
     sequences = read_split(root, args.split)
     boxes_for = box_source(root, args.split, sequences, args.boxes, args.detections,
-                           args.detector)
+                           args.detector, args.dtype)
     variants = ([("baseline", False), ("gnn", True)] if args.compare_baseline
                 else [("baseline" if args.no_gnn else "gnn", not args.no_gnn)])
     models = load_models(args.workdir, use_gnn=any(g for _, g in variants),
                          batch_size=args.batch_size, max_tracks=args.max_tracks,
-                         flip_test=args.flip_test)
+                         flip_test=args.flip_test, dtype=args.dtype)
     # Every config derives from configs/base.py, which always has a `tracker` section.
     tracker_settings = tracker_config_for(args.workdir, models.gnn_spec,
                                           config.tracker.to_dict())

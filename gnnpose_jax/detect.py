@@ -1,5 +1,6 @@
 """python -m gnnpose_jax.detect IMAGE|VIDEO|FRAME_DIR --detector CKPT [--conf 0.25]
-[--nms 0.45] --output DETS.json: person boxes of every frame, found by YOLOX.
+[--nms 0.45] [--dtype float32|bfloat16] --output DETS.json: person boxes of every frame, found
+by YOLOX.
 
 Writes COCO detection results, `[{"image_id", "category_id": 1, "bbox": [x, y, w, h],
 "score"}]` with boxes in frame pixels: `image_id` is the frame's file name for an image or a
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from gnnpose_jax.cli import check_writable, run_cli
+from gnnpose_jax.cli import add_dtype_argument, check_writable, run_cli
 from gnnpose_jax.data import posetrack
 from gnnpose_jax.errors import ConfigError
 from gnnpose_jax.tracking.video import FrameSource
@@ -61,6 +62,7 @@ def main() -> None:
     parser.add_argument("--nms", type=float, default=0.45,
                         help="IoU threshold of the non-maximum suppression (default 0.45)")
     parser.add_argument("--batch-size", type=int, default=8, help="frames per network call")
+    add_dtype_argument(parser)
     parser.add_argument("--output", type=Path, required=True, metavar="DETS.json",
                         help="where to write the detections")
     args = parser.parse_args()
@@ -70,10 +72,14 @@ def main() -> None:
     check_writable(args.output, "--output")
     source = FrameSource(args.source)
 
+    import jax.numpy as jnp
+
     from gnnpose_jax.models.detect import PersonDetector
     from gnnpose_jax.models.pretrained import load_detector
 
-    detector = PersonDetector(*load_detector(args.detector), conf=args.conf, nms=args.nms,
+    module, variables = load_detector(args.detector, dtype=args.dtype)
+    print(f"detector: YOLOX in {jnp.dtype(module.dtype).name}", flush=True)
+    detector = PersonDetector(module, variables, conf=args.conf, nms=args.nms,
                               batch_size=args.batch_size)
     ids = source.image_ids()
     entries = detect_frames(source, ids, detector, args.batch_size)

@@ -1,7 +1,7 @@
 """python -m gnnpose_jax.track VIDEO_OR_FRAME_DIR (--detector CKPT | --detections DETS.json)
 (--hrnet CKPT [--gnn RUN_DIR] | --gnn RUN_DIR | --workdir DIR) [--render OUT.mp4]
 [--output PRED.json] [--config CONFIG.py] [--no-gnn] [--batch-size N] [--max-tracks N]
-[--flip-test]: track the people of any video.
+[--flip-test] [--dtype float32|bfloat16]: track the people of any video.
 
 From official weights alone:
 
@@ -84,7 +84,7 @@ def box_source(args: argparse.Namespace, sequence: Sequence) -> BoxSource:
     from gnnpose_jax.models.detect import PersonDetector
     from gnnpose_jax.models.pretrained import load_detector
 
-    detector = PersonDetector(*load_detector(args.detector),
+    detector = PersonDetector(*load_detector(args.detector, dtype=args.dtype),
                               conf=DEFAULT_CONF if args.conf is None else args.conf,
                               nms=DEFAULT_NMS if args.nms is None else args.nms)
     return detector_boxes(detector)
@@ -161,7 +161,7 @@ def main() -> None:
     use_gnn = args.run is not None and not args.no_gnn
     models = load_models(args.run, use_gnn=use_gnn, hrnet=args.hrnet, joint_layout=args.joints,
                          batch_size=args.batch_size, max_tracks=args.max_tracks,
-                         flip_test=args.flip_test)
+                         flip_test=args.flip_test, dtype=args.dtype)
     print(f"poses: {models.pose.describe()}", flush=True)
     section = None
     if args.config is not None:

@@ -78,7 +78,7 @@ class TrackerModels:
 
 def load_models(workdir: str | Path | None, use_gnn: bool = True, batch_size: int = 8,
                 max_tracks: int = 16, flip_test: bool = False, hrnet: str | Path | None = None,
-                joint_layout: str | None = None) -> TrackerModels:
+                joint_layout: str | None = None, dtype: str | None = None) -> TrackerModels:
     """Loads the tracker's networks: a training run's exports, a pose checkpoint, or both.
 
     A GNN run's `gnn/` export names the HRNet it was trained on; an HRNet run's workdir has
@@ -93,6 +93,8 @@ def load_models(workdir: str | Path | None, use_gnn: bool = True, batch_size: in
       max_tracks: the most tracks per GNN call.
       hrnet: a pose checkpoint to estimate with (its joint layout inferred unless given).
       joint_layout: "coco" or "posetrack", overriding the inferred layout.
+      dtype: compute dtype of every network, "float32" or "bfloat16"; None: each runs in the
+        one its export records (float32 for official and converted weights).
 
     Raises:
       CheckpointError: the workdir holds neither export, the GNN is asked for and absent, or
@@ -103,7 +105,7 @@ def load_models(workdir: str | Path | None, use_gnn: bool = True, batch_size: in
         workdir = Path(workdir)
         gnn_dir, run_hrnet = workdir / GNN_EXPORT, workdir / HRNET_EXPORT
         if gnn_dir.is_dir():
-            export = load_gnn(gnn_dir)
+            export = load_gnn(gnn_dir, dtype)
             run_hrnet, gnn_spec = export.hrnet_checkpoint, export.spec
             if use_gnn:
                 gnn = export
@@ -120,11 +122,13 @@ def load_models(workdir: str | Path | None, use_gnn: bool = True, batch_size: in
         return TopDownEstimator(pose.module, pose.variables, pose.input_hw, batch_size,
                                 flip_test, pose.joint_layout)
 
-    pose = (load_pose_network(hrnet, joint_layout) if hrnet is not None
-            else load_pose_network(run_hrnet, joint_layout, default_layout="posetrack"))
+    pose = (load_pose_network(hrnet, joint_layout, dtype=dtype) if hrnet is not None
+            else load_pose_network(run_hrnet, joint_layout, default_layout="posetrack",
+                                   dtype=dtype))
     gnn_features = None
     if gnn is not None and pose.path.resolve() != run_hrnet.resolve():
-        gnn_features = estimator(load_pose_network(run_hrnet, default_layout="posetrack"))
+        gnn_features = estimator(load_pose_network(run_hrnet, default_layout="posetrack",
+                                                   dtype=dtype))
     return TrackerModels(estimator(pose), gnn, gnn_features, pose, max_tracks, gnn_spec)
 
 
@@ -141,17 +145,19 @@ def read_split(root: Path, split: str) -> list[Sequence]:
 
 
 def box_source(root: Path, split: str, sequences: list[Sequence], boxes: str,
-               detections: Path | None, detector: Path | None = None):
+               detections: Path | None, detector: Path | None = None,
+               dtype: str | None = None):
     """Boxes per frame: "gt" (oracle), "detections" (a COCO detection file: `detections`, else
     `root/detections/{split}.json`) or "detector" (YOLOX person boxes found by the `detector`
-    checkpoint, a converted folder or an official file, at the official demo thresholds)."""
+    checkpoint, a converted folder or an official file, at the official demo thresholds, in
+    compute dtype `dtype`: None for the recorded one)."""
     if boxes == "gt":
         return gt_boxes
     if boxes == "detector":
         from gnnpose_jax.models.detect import PersonDetector
         from gnnpose_jax.models.pretrained import load_detector
 
-        return detector_boxes(PersonDetector(*load_detector(detector)))
+        return detector_boxes(PersonDetector(*load_detector(detector, dtype=dtype)))
     path = detections or root / "detections" / f"{split}.json"
     if not path.is_file():
         raise DataError(f"{path}: no detections file (pass --detections FILE or --boxes gt)")

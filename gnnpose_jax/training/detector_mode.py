@@ -28,6 +28,7 @@ from gnnpose_jax.evaluation.box_ap import box_ap
 from gnnpose_jax.models import pretrained, run_folder
 from gnnpose_jax.models.yolox import PRESETS, STRIDES, YOLOX, YoloxConfig
 from gnnpose_jax.training import checkpoints, inputs, schedules, steps
+from gnnpose_jax.training import config as config_lib
 from gnnpose_jax.training.state import TrainState, create_state, run_once
 from gnnpose_jax.training.task import SumMetrics, Task
 
@@ -168,17 +169,19 @@ def build(config: ml_collections.ConfigDict, workdir: Path, per_device_batch: in
     """
     check_config(config)
     arch, det = architecture(config), config.detector
+    dtype = config_lib.compute_dtype(config)
     train_loader, val_loader, num_examples = inputs.detector_loaders(config, workdir,
                                                                      per_device_batch)
 
     def make_state(tx: optax.GradientTransformation) -> TrainState:
         """Fresh state from the checkpoint or the official random init."""
-        return create_state(YOLOX(arch).apply, initial_variables(config, arch), tx)
+        return create_state(YOLOX(arch, dtype=dtype).apply, initial_variables(config, arch), tx)
 
     def write_export(directory: Path, state: TrainState) -> None:
         """WORKDIR/yolox in `load_yolox`'s format."""
         variables = {"params": state.params, "batch_stats": state.batch_stats}
-        run_folder.export_yolox(directory / run_folder.YOLOX_EXPORT, arch, variables)
+        run_folder.export_yolox(directory / run_folder.YOLOX_EXPORT, arch, variables,
+                                config.compute_dtype)
 
     train_step = functools.partial(steps.detector_train_step,
                                    l1_from_step=l1_start_step(config, num_examples))

@@ -23,6 +23,7 @@ from gnnpose_jax.models import run_folder
 from gnnpose_jax.models.gnn import GnnConfig, GnnPose
 from gnnpose_jax.models.hrnet import HRNet, load_hrnet
 from gnnpose_jax.models.topdown import TopDownEstimator
+from gnnpose_jax.training import config as config_lib
 from gnnpose_jax.training import history, hrnet_mode, inputs, steps
 from gnnpose_jax.training.losses import LOSSES
 from gnnpose_jax.training.state import TrainState, create_state, run_once
@@ -35,14 +36,15 @@ ESTIMATE_BATCH = 32
 
 
 def load_frozen_hrnet(config: ml_collections.ConfigDict) -> tuple[HRNet, dict]:
-    """The HRNet of `hrnet.checkpoint`, checked against the config's architecture.
+    """The HRNet of `hrnet.checkpoint`, checked against the config's architecture, computing
+    in the config's `compute_dtype`.
 
     Raises:
       ConfigError: no checkpoint configured, or another architecture.
       CheckpointError: the folder is not an HRNet checkpoint.
     """
     path = frozen_hrnet_path(config)
-    module, variables = load_hrnet(path)
+    module, variables = load_hrnet(path, dtype=config_lib.compute_dtype(config))
     hrnet_mode.check_architecture(hrnet_mode.architecture(config), module.config,
                                   f"hrnet.checkpoint {path}")
     return module, variables
@@ -108,6 +110,8 @@ def history_estimates(config: ml_collections.ConfigDict, workdir: Path, hrnet: H
     estimator = TopDownEstimator(hrnet, frozen, input_hw, ESTIMATE_BATCH)
     key = (f"{Path(config.hrnet.checkpoint).absolute()}|{source.name}|{split}|{input_hw}|"
            f"{config.data.min_joints}")
+    if config.compute_dtype != "float32":  # float32 caches keep the key they were made with
+        key += f"|{config.compute_dtype}"
     show = config.progress_bar and jax.process_index() == 0
     return history.cached_estimates(
         Path(workdir) / "history_estimates" / f"{split}.p{jax.process_index()}.npz", key,
@@ -137,7 +141,7 @@ def build(config: ml_collections.ConfigDict, workdir: Path, per_device_batch: in
     def make_state(tx: optax.GradientTransformation) -> TrainState:
         """Fresh GNN parameters beside the frozen HRNet."""
         channels = 3 * hrnet.config.width
-        return create_state(GnnPose(model_config).apply,
+        return create_state(GnnPose(model_config, dtype=config_lib.compute_dtype(config)).apply,
                             initial_params(model_config, channels, config.seed), tx,
                             frozen=frozen, frozen_apply_fn=hrnet.apply)
 
@@ -146,7 +150,7 @@ def build(config: ml_collections.ConfigDict, workdir: Path, per_device_batch: in
         windows = inputs.window_config(config)
         run_folder.export_gnn(directory / run_folder.GNN_EXPORT, model_config, state.params,
                               config.hrnet.checkpoint, windows.input_hw, windows.box_enlarge,
-                              windows.track_enlarge)
+                              windows.track_enlarge, config.compute_dtype)
 
     return Task(create_state=make_state,
                 train_step=functools.partial(steps.gnn_train_step, **loss),
