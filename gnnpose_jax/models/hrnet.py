@@ -208,7 +208,9 @@ class HRNet(nn.Module):
       config: the architecture.
       fold_bn: build the inference graph with BatchNorm folded into the convs (variables from
         `fold_batchnorm`); only valid with `train=False`.
-      dtype: compute dtype (params stay float32); bfloat16 on accelerators.
+      dtype: compute dtype of the convs, sums and activations (bfloat16 on accelerators);
+        params, BatchNorm statistics and normalisation stay float32, and the heatmaps and
+        features come back float32.
     """
 
     config: HRNetConfig = W32

@@ -371,7 +371,8 @@ class YOLOX(nn.Module):
       config: the variant.
       fold_bn: build the inference graph with BatchNorm folded into the convs (variables from
         `fold_batchnorm`).
-      dtype: compute dtype (params stay float32; the output is float32).
+      dtype: compute dtype of the convs, sums and activations; params, BatchNorm statistics
+        and normalisation stay float32, and the output (raw or decoded) is float32.
     """
 
     config: YoloxConfig = S
