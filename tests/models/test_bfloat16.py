@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from gnnpose_jax import cli
 from gnnpose_jax.errors import CheckpointError, ConfigError
 from gnnpose_jax.graphs import CandidateGrid, GraphSpec, batch_graphs, build_graph, graph_budget
 from gnnpose_jax.graphs.decode import candidate_probabilities
@@ -157,6 +158,7 @@ def test_bad_dtypes_are_one_line_errors(tmp_path):
         hrnet.load_hrnet(tmp_path / "hrnet")
     with pytest.raises(ConfigError, match="--dtype 'float16' must be one of"):
         precision.inference_dtype("float32", "float16")
+    assert cli.DTYPE_CHOICES == precision.COMPUTE_DTYPES  # what argparse offers
     with pytest.raises(ConfigError, match="compute_dtype 'int8'"):
         hrnet.save_hrnet(tmp_path / "other", TINY, _hrnet_variables(), compute_dtype="int8")
 
