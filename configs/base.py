@@ -25,6 +25,10 @@ def get_config() -> ml_collections.ConfigDict:
     config.mode = "gnn"
     # Seeds parameter init, shuffling, augmentation and the step keys.
     config.seed = 0
+    # "float32" or "bfloat16": the compute dtype of convolutions, matmuls and activations;
+    # parameters, optimiser state, BatchNorm statistics and losses stay float32
+    # (docs/training.md, Mixed precision). The exports record it for inference.
+    config.compute_dtype = "float32"
     config.data = data_section()
     config.hrnet = hrnet_section()
     config.detector = detector_section()

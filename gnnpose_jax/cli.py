@@ -109,9 +109,22 @@ def _positive_int(text: str) -> int:
     return value
 
 
+#: `--dtype`'s choices (`models.precision.COMPUTE_DTYPES`, not imported: it loads JAX).
+DTYPE_CHOICES = ("float32", "bfloat16")
+
+
+def add_dtype_argument(parser) -> None:
+    """`--dtype`: the networks' compute dtype; None (not given) means what each export records."""
+    parser.add_argument("--dtype", choices=DTYPE_CHOICES,
+                        help="compute dtype of the networks (default: the one each export "
+                             "records, float32 for official and converted weights; "
+                             "docs/training.md, Mixed precision)")
+
+
 def add_inference_arguments(parser: argparse.ArgumentParser) -> None:
     """The tracker's network settings (`tracking.networks.load_networks`), alike in every CLI."""
     group = parser.add_argument_group("networks at inference")
+    add_dtype_argument(group)
     group.add_argument("--batch-size", type=_positive_int, default=8, metavar="N",
                        help="the most crops per HRNet call: a frame's detection crops and the "
                             "GNN's crops run together (default 8)")

@@ -1,5 +1,5 @@
 """gnnpose-detect IMAGE|VIDEO|FRAME_DIR --detector CKPT [--conf 0.25] [--nms 0.45]
---output DETS.json: person boxes of every frame, found by YOLOX (also
+[--dtype float32|bfloat16] --output DETS.json: person boxes of every frame, found by YOLOX (also
 `python -m gnnpose_jax.detect`).
 
 Writes COCO detection results, `[{"image_id", "category_id": 1, "bbox": [x, y, w, h],
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from gnnpose_jax.cli import check_writable, program, run_cli
+from gnnpose_jax.cli import add_dtype_argument, check_writable, program, run_cli
 from gnnpose_jax.data import posetrack
 from gnnpose_jax.errors import ConfigError
 from gnnpose_jax.paths import check_distinct
@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"IoU threshold of the non-maximum suppression (default "
                              f"{DEFAULT_NMS})")
     parser.add_argument("--batch-size", type=int, default=8, help="frames per network call")
+    add_dtype_argument(parser)
     parser.add_argument("--output", type=Path, required=True, metavar="DETS.json",
                         help="where to write the detections")
     return parser
@@ -77,9 +78,13 @@ def main(argv: list[str] | None = None) -> None:
                    [("IMAGE|VIDEO|FRAME_DIR", args.source), ("--detector", args.detector)])
     source = FrameSource(args.source)
 
+    import jax.numpy as jnp
+
     from gnnpose_jax.tracking.networks import load_person_detector
 
-    detector = load_person_detector(args.detector, args.conf, args.nms, args.batch_size)
+    detector = load_person_detector(args.detector, args.conf, args.nms, args.batch_size,
+                                    dtype=args.dtype)
+    print(f"detector: YOLOX in {jnp.dtype(detector.dtype).name}", flush=True)
     ids = source.image_ids()
     entries = detect_frames(source, ids, detector, args.batch_size)
     posetrack.write_detections(entries, args.output)

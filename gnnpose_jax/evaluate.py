@@ -4,7 +4,7 @@ Tracker mode (run the tracker on a split with a run's trained networks, then sco
 
     gnnpose-evaluate --config configs/NAME.py --workdir DIR [--split val] [--no-gnn]
         [--compare-baseline] [--data DIR] [--boxes detections|gt|detector]
-        [--detections FILE] [--detector CKPT [--conf C] [--nms T]]
+        [--detections FILE] [--detector CKPT [--conf C] [--nms T]] [--dtype float32|bfloat16]
         [--output PRED_DIR] [--metrics OUT.json] [--render DIR] [--per-sequence]
 
 Metrics mode:
@@ -163,12 +163,12 @@ def run_tracker(args: argparse.Namespace) -> int:
     detections = (split_detections(root, args.split, args.detections)
                   if args.boxes == "detections" else None)
     boxes_for = box_source(args.boxes, sequences, detections=detections,
-                           detector=args.detector, conf=conf, nms=nms)
+                           detector=args.detector, conf=conf, nms=nms, dtype=args.dtype)
     variants = ([("baseline", False), ("gnn", True)] if args.compare_baseline
                 else [("baseline" if args.no_gnn else "gnn", not args.no_gnn)])
     networks = load_networks(args.workdir, use_gnn=any(g for _, g in variants),
                              batch_size=args.batch_size, max_tracks=args.max_tracks,
-                             flip_test=args.flip_test)
+                             flip_test=args.flip_test, dtype=args.dtype)
     # Every config derives from configs/base.py, which always has a `tracker` section.
     tracker_settings = tracker_config_for(args.workdir, networks.gnn_spec,
                                           config.tracker.to_dict())

@@ -1,7 +1,8 @@
 """gnnpose-track VIDEO_OR_FRAME_DIR (--detector CKPT | --detections DETS.json)
 (--hrnet CKPT [--gnn RUN_DIR] | --gnn RUN_DIR | --workdir DIR) [--render OUT.mp4]
 [--output PRED.json] [--config CONFIG.py] [--no-gnn] [--batch-size N] [--max-tracks N]
-[--flip-test]: track the people of any video (also `python -m gnnpose_jax.track`).
+[--flip-test] [--dtype float32|bfloat16]: track the people of any video (also
+`python -m gnnpose_jax.track`).
 
 From official weights alone:
 
@@ -149,11 +150,12 @@ def main(argv: list[str] | None = None) -> None:
                            [sequence], detections=args.detections, detector=args.detector,
                            conf=DEFAULT_CONF if args.conf is None else args.conf,
                            nms=DEFAULT_NMS if args.nms is None else args.nms,
-                           frame_indexed=True)
+                           frame_indexed=True, dtype=args.dtype)
     use_gnn = args.run is not None and not args.no_gnn
     networks = load_networks(args.run, use_gnn=use_gnn, hrnet=args.hrnet,
                              joint_layout=args.joints, batch_size=args.batch_size,
-                             max_tracks=args.max_tracks, flip_test=args.flip_test)
+                             max_tracks=args.max_tracks, flip_test=args.flip_test,
+                             dtype=args.dtype)
     print(f"poses: {networks.pose.describe()}", flush=True)
     section = None
     if args.config is not None:

@@ -160,6 +160,7 @@ class PersonDetector:
                  input_size: int | None = None):
         self.size = input_size or module.config.input_size
         self.batch_size = batch_size
+        self.dtype = module.dtype  # the compute dtype, for the log
         self.variables = jax.device_put(variables)
 
         def forward(variables, images, ratios):

@@ -15,12 +15,19 @@ Attention comes in two formulations of the same math (`GnnConfig.attention_impl`
   faster, so the default (benchmarks/bench_gnn.py: about 3x on CPU at the tiny config).
 On accelerators whose default float32 matmul precision is reduced (TF32), the two agree only
 to that precision.
+
+`GnnPose(config, dtype=jnp.bfloat16)` runs the dense layers (projections and MLPs) and the
+query-key products in bfloat16; the logits, the softmax and the attention-weighted sums of
+the values stay float32 (the values carry the sender positions, which bfloat16 would round to
+a quarter cell at 32 cells and beyond), as do the LayerNorm statistics and the returned logits.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -101,15 +108,17 @@ class GnnConfig:
 
 
 class Mlp(nn.Module):
-    """Two dense layers with a ReLU between them."""
+    """Two dense layers with a ReLU between them, computed in `dtype`."""
 
     hidden: int
     out: int
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
         """(..., F) -> (..., out)."""
-        return nn.Dense(self.out, name="out")(nn.relu(nn.Dense(self.hidden, name="hidden")(x)))
+        hidden = nn.relu(nn.Dense(self.hidden, dtype=self.dtype, name="hidden")(x))
+        return nn.Dense(self.out, dtype=self.dtype, name="out")(hidden)
 
 
 def sample_features(
@@ -152,13 +161,14 @@ def segment_attention(
     """Typed multi-head attention with segment ops over (receiver, edge type).
 
     Args:
-      q, k: (N, T, H, Dh) per-type projections of every node.
+      q, k: (N, T, H, Dh) per-type projections of every node (any float dtype).
       v: (N, T, H, Dv) values (Dv may differ from Dh).
       distance_weight: (T, H) softplus(w), or None for no distance term.
       geometry: the batch's edges, sorted by (receiver, type).
 
     Returns:
       (N, T, H, Dv) attention-weighted sums, and (N, T) bool: the node has edges of type t.
+      The logits are summed, and the softmax taken, in float32.
     """
     n, t, heads, dh = q.shape
     dv = v.shape[-1]
@@ -166,7 +176,7 @@ def segment_attention(
     src = geometry.senders * t + geometry.types
     q, k = (x.reshape(n * t, heads, dh) for x in (q, k))
     v = v.reshape(n * t, heads, dv)
-    logits = jnp.sum(q[seg] * k[src], axis=-1) / math.sqrt(dh)  # (E, H)
+    logits = jnp.sum(q[seg] * k[src], axis=-1, dtype=jnp.float32) / math.sqrt(dh)  # (E, H)
     if distance_weight is not None:
         logits = logits - distance_weight[geometry.types] * geometry.d2[:, None]
     # The softmax is shift-invariant, so the peak needs no gradient.
@@ -203,7 +213,7 @@ def dense_attention(
     """The same attention as `segment_attention`, computed in per-graph dense blocks.
 
     Args:
-      q, k: (N, T, H, Dh) per-type projections of every node.
+      q, k: (N, T, H, Dh) per-type projections of every node (any float dtype).
       v: (N, T, H, Dv) values (Dv may differ from Dh).
       distance_weight: (T, H) softplus(w), or None for no distance term.
       layout: the batch's dense blocks.
@@ -211,6 +221,7 @@ def dense_attention(
 
     Returns:
       (N, T, H, Dv) attention-weighted sums, and (N, T) bool: the node has edges of type t.
+      The logits are accumulated, and the softmax taken, in float32.
     """
     n, t, heads, dh = q.shape
     g = layout.slot_node.shape[0]
@@ -230,9 +241,10 @@ def dense_attention(
         return x.reshape(g, t, heads, c, len(NEIGHBOUR_OFFSETS), d)
 
     kj, vj, qc = k[..., :s, :], v[..., :s, :], q[..., s:, :]
-    joint_logits = jnp.einsum("gthrd,gthsd->gthrs", q[..., :s, :], kj) * scale
-    recent_logits = jnp.einsum("gthcd,gthsd->gthcs", qc, kj[..., :recent, :]) * scale
-    near_logits = jnp.einsum("gthcd,gthcod->gthco", qc, neighbours(k[..., s:, :])) * scale
+    logits = functools.partial(jnp.einsum, preferred_element_type=jnp.float32)
+    joint_logits = logits("gthrd,gthsd->gthrs", q[..., :s, :], kj) * scale
+    recent_logits = logits("gthcd,gthsd->gthcs", qc, kj[..., :recent, :]) * scale
+    near_logits = logits("gthcd,gthcod->gthco", qc, neighbours(k[..., s:, :])) * scale
     cand_logits = jnp.concatenate([recent_logits, near_logits], axis=-1)
     if distance_weight is not None:
         w = distance_weight[None, :, :, None, None]
@@ -280,6 +292,7 @@ class TypedAttention(nn.Module):
     """
 
     config: GnnConfig
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, h: jnp.ndarray, geometry: SegmentGeometry | DenseLayout,
@@ -288,8 +301,10 @@ class TypedAttention(nn.Module):
         cfg = self.config
         t, heads = cfg.num_edge_types, cfg.heads
         dh = cfg.hidden // heads
-        q, k, v = (nn.DenseGeneral((t, heads, dh), name=name)(h)
+        q, k, v = (nn.DenseGeneral((t, heads, dh), dtype=self.dtype, name=name)(h)
                    for name in ("query", "key", "value"))
+        # The weighted sums of the values run in float32 (module docstring).
+        v = v.astype(jnp.float32)
         n = h.shape[0]
         if cfg.relative_offsets:
             # Positions ride along as two extra value channels, so both attention
@@ -310,16 +325,24 @@ class TypedAttention(nn.Module):
             offsets = (agg[..., dh:] - pos[:, None, None]) * OFFSET_SCALE
             inputs = jnp.concatenate([inputs, offsets.reshape(n, t, 2 * heads)], -1)
         message = sum(
-            Mlp(cfg.hidden, cfg.hidden, name=f"message_{e}")(inputs[:, e]) * has[:, e, None]
-            for e in range(t))
-        update = Mlp(cfg.hidden, cfg.hidden, name="update")(jnp.concatenate([h, message], -1))
-        return nn.LayerNorm(name="norm")(h + update)
+            Mlp(cfg.hidden, cfg.hidden, self.dtype, name=f"message_{e}")(inputs[:, e])
+            * has[:, e, None] for e in range(t))
+        update = Mlp(cfg.hidden, cfg.hidden, self.dtype, name="update")(
+            jnp.concatenate([h, message], -1))
+        # Flax computes the LayerNorm statistics in float32 whatever `dtype` is.
+        return nn.LayerNorm(dtype=self.dtype, name="norm")(h + update)
 
 
 class GnnPose(nn.Module):
-    """Cue MLPs, L typed attention layers and the K + 1-class head (module docstring)."""
+    """Cue MLPs, L typed attention layers and the K + 1-class head (module docstring).
+
+    Attributes:
+      config: the architecture.
+      dtype: compute dtype (params stay float32; the logits are float32).
+    """
 
     config: GnnConfig
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(
@@ -334,19 +357,20 @@ class GnnPose(nn.Module):
                 raise ValueError("GnnPose: use_visual is on but no features were given")
             visual = sample_features(features, node_graph_index(graphs), nodes["sample_frame"],
                                      nodes["sample_xy"])
-            cues.append(Mlp(cfg.hidden, cfg.hidden, name="visual_mlp")(visual))
+            cues.append(Mlp(cfg.hidden, cfg.hidden, self.dtype, name="visual_mlp")(visual))
         if cfg.use_type:
-            embedded = nn.Embed(cfg.graph.num_joints + 1, cfg.hidden, name="type_embed")(
-                nodes["joint_type"])
-            cues.append(Mlp(cfg.hidden, cfg.hidden, name="type_mlp")(embedded))
+            embedded = nn.Embed(cfg.graph.num_joints + 1, cfg.hidden, dtype=self.dtype,
+                                name="type_embed")(nodes["joint_type"])
+            cues.append(Mlp(cfg.hidden, cfg.hidden, self.dtype, name="type_mlp")(embedded))
         if cfg.use_position:
             position = jnp.concatenate([nodes["pos"], nodes["score"][:, None]], axis=-1)
-            cues.append(Mlp(cfg.hidden, cfg.hidden, name="position_mlp")(position))
+            cues.append(Mlp(cfg.hidden, cfg.hidden, self.dtype, name="position_mlp")(position))
         h = sum(cues) / len(cues)
         if cfg.attention_impl == "dense":
             geometry = dense_layout(graphs, cfg.graph, cfg.typed_edges)
         else:
             geometry = segment_geometry(graphs, cfg.typed_edges)
         for i in range(cfg.layers):
-            h = TypedAttention(cfg, name=f"layer_{i}")(h, geometry, nodes["pos"])
-        return Mlp(cfg.hidden, cfg.graph.num_joints + 1, name="head")(h)
+            h = TypedAttention(cfg, self.dtype, name=f"layer_{i}")(h, geometry, nodes["pos"])
+        logits = Mlp(cfg.hidden, cfg.graph.num_joints + 1, self.dtype, name="head")(h)
+        return logits.astype(jnp.float32)

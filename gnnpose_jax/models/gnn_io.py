@@ -3,8 +3,9 @@ variables, written by `models.run_folder.export_gnn`.
 
 Lives beside the model so that the tracker can load a GNN without importing training code.
 The export holds every setting inference must repeat of training: the graph spec (n, τ_joint,
-the candidate grid, the decode radius, in `GnnConfig.graph`) and how the crops were cut
-(`CropSettings`: input size and enlargements).
+the candidate grid, the decode radius, in `GnnConfig.graph`), how the crops were cut
+(`CropSettings`: input size and enlargements) and the compute dtype it was trained in
+(`compute_dtype`; float32 for exports older than the field).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from gnnpose_jax.data.transforms import BOX_ENLARGE
 from gnnpose_jax.data.windows import TRACK_ENLARGE
 from gnnpose_jax.errors import CheckpointError
 from gnnpose_jax.graphs import CandidateGrid, GraphSpec
+from gnnpose_jax.models import precision
 from gnnpose_jax.models.gnn import GnnConfig, GnnPose
 from gnnpose_jax.models.restore import VARIABLES_DIR
 
@@ -48,16 +50,19 @@ class GnnExport:
     """A loaded GNN export: what the tracker needs to run the GNN as it was trained.
 
     Attributes:
-      module: the `GnnPose`; `module.config.graph` is its `GraphSpec`.
+      module: the `GnnPose` (in the compute dtype asked for, else the recorded one);
+        `module.config.graph` is its `GraphSpec`.
       variables: `{"params"}`.
       crops: how its crops are cut.
       hrnet_checkpoint: the frozen HRNet whose features it was trained on.
+      trained_dtype: the compute dtype it was trained in ("float32" or "bfloat16").
     """
 
     module: GnnPose
     variables: Any
     crops: CropSettings
     hrnet_checkpoint: Path
+    trained_dtype: str = precision.DEFAULT_DTYPE
 
     @property
     def spec(self) -> GraphSpec:
@@ -103,7 +108,7 @@ def ignore_orphaned_reads() -> None:
 
 
 def write_gnn(path: Path, config: GnnConfig, params: Any, hrnet_checkpoint: str | Path,
-              crops: CropSettings) -> None:
+              crops: CropSettings, compute_dtype: str = precision.DEFAULT_DTYPE) -> None:
     """Writes a GNN export's files into the new folder `path` (`run_folder.export_gnn` stages it).
 
     Args:
@@ -112,6 +117,7 @@ def write_gnn(path: Path, config: GnnConfig, params: Any, hrnet_checkpoint: str 
       params: the trained parameters (host).
       hrnet_checkpoint: the frozen HRNet it was trained on.
       crops: how its training crops were cut.
+      compute_dtype: the compute dtype it was trained in.
     """
     import orbax.checkpoint as ocp
 
@@ -121,7 +127,8 @@ def write_gnn(path: Path, config: GnnConfig, params: Any, hrnet_checkpoint: str 
     meta = {"format": GNN_FORMAT, "config": gnn_config_to_json(config),
             "hrnet_checkpoint": str(Path(hrnet_checkpoint).absolute()),
             "input_hw": list(crops.input_hw),
-            "crops": {"box_enlarge": crops.box_enlarge, "track_enlarge": crops.track_enlarge}}
+            "crops": {"box_enlarge": crops.box_enlarge, "track_enlarge": crops.track_enlarge},
+            precision.EXPORT_FIELD: precision.dtype_name(compute_dtype)}
     (path / GNN_JSON).write_text(json.dumps(meta, indent=2) + "\n")
 
 
@@ -131,11 +138,13 @@ def crops_from_json(meta: dict[str, Any]) -> CropSettings:
     return CropSettings((int(h), int(w)), **{k: float(v) for k, v in meta.get("crops", {}).items()})
 
 
-def load_gnn(directory: str | Path) -> GnnExport:
+def load_gnn(directory: str | Path, dtype: Any = None) -> GnnExport:
     """Reads a GNN export.
 
     Args:
       directory: a folder written by `export_gnn` (WORKDIR/gnn of a GNN-mode run).
+      dtype: compute dtype of the module ("float32", "bfloat16" or a JAX dtype); None: the
+        one `gnn.json` records.
 
     Returns:
       The export: `export.module.apply(export.variables, graphs, features)` gives the logits.
@@ -159,6 +168,8 @@ def load_gnn(directory: str | Path) -> GnnExport:
         hrnet_checkpoint = Path(meta["hrnet_checkpoint"])
     except (ValueError, KeyError, TypeError) as e:
         raise CheckpointError(f"{meta_path}: malformed ({e})") from None
+    trained = precision.recorded_dtype(meta, str(meta_path))
+    module = GnnPose(config, dtype=precision.inference_dtype(trained, dtype))
     try:
         with ocp.StandardCheckpointer() as ckptr:
             variables = ckptr.restore(directory / VARIABLES_DIR)
@@ -167,4 +178,4 @@ def load_gnn(directory: str | Path) -> GnnExport:
         reason = str(e).splitlines()[0].split(" [tensorstore_spec=")[0]
         raise CheckpointError(f"{directory}: GNN export is damaged or incomplete, cannot read "
                               f"{VARIABLES_DIR}/ ({reason}); export it again or retrain") from None
-    return GnnExport(GnnPose(config), variables, crops, hrnet_checkpoint)
+    return GnnExport(module, variables, crops, hrnet_checkpoint, trained)

@@ -25,6 +25,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gnnpose_jax.models import precision
 from gnnpose_jax.models.restore import VARIABLES_DIR
 
 BN_EPSILON = 1e-5
@@ -207,7 +208,9 @@ class HRNet(nn.Module):
       config: the architecture.
       fold_bn: build the inference graph with BatchNorm folded into the convs (variables from
         `fold_batchnorm`); only valid with `train=False`.
-      dtype: compute dtype (params stay float32); bfloat16 on accelerators.
+      dtype: compute dtype of the convs, sums and activations (bfloat16 on accelerators);
+        params, BatchNorm statistics and normalisation stay float32, and the heatmaps and
+        features come back float32.
     """
 
     config: HRNetConfig = W32
@@ -312,10 +315,12 @@ HRNET_JSON = "hrnet.json"
 
 
 def save_hrnet(directory: str | Path, config: HRNetConfig, variables: dict[str, Any],
-               input_hw: tuple[int, int] | None = None, joints: str | None = None) -> None:
+               input_hw: tuple[int, int] | None = None, joints: str | None = None,
+               compute_dtype: str | None = None) -> None:
     """Writes `variables` as an Orbax checkpoint plus `hrnet.json` into a new `directory`.
 
-    `input_hw` and `joints` (the joint layout, "coco" or "posetrack") are recorded when known.
+    `input_hw`, `joints` (the joint layout, "coco" or "posetrack") and `compute_dtype` (what
+    the network was trained in, "float32" or "bfloat16") are recorded when known.
     """
     from gnnpose_jax.models.restore import save_variables
 
@@ -324,11 +329,16 @@ def save_hrnet(directory: str | Path, config: HRNetConfig, variables: dict[str, 
         meta["input_hw"] = list(input_hw)
     if joints is not None:
         meta["joints"] = joints
+    if compute_dtype is not None:
+        meta[precision.EXPORT_FIELD] = precision.dtype_name(compute_dtype)
     save_variables(directory, VARIABLES_DIR, variables, HRNET_JSON, meta)
 
 
 def read_hrnet_json(directory: str | Path) -> dict[str, Any]:
-    """Reads and validates `hrnet.json`; raises CheckpointError if this is no HRNet checkpoint."""
+    """Reads and validates `hrnet.json`; raises CheckpointError if this is no HRNet checkpoint.
+
+    `compute_dtype` is always set: float32 where the file records none.
+    """
     from gnnpose_jax.errors import CheckpointError
 
     directory = Path(directory)
@@ -342,16 +352,18 @@ def read_hrnet_json(directory: str | Path) -> dict[str, Any]:
         meta["config"] = HRNetConfig.from_json(meta["config"])
     except (ValueError, KeyError, TypeError) as e:
         raise CheckpointError(f"{meta_path}: malformed ({e})") from None
+    meta[precision.EXPORT_FIELD] = precision.recorded_dtype(meta, str(meta_path))
     return meta
 
 
-def load_hrnet(directory: str | Path, fold_bn: bool = False, dtype: Any = jnp.float32):
+def load_hrnet(directory: str | Path, fold_bn: bool = False, dtype: Any = None):
     """Loads a converted checkpoint.
 
     Args:
       directory: a directory written by `python -m convert_weights` or `save_hrnet`.
       fold_bn: return the BN-folded inference module and variables (faster; inference only).
-      dtype: compute dtype of the module.
+      dtype: compute dtype of the module ("float32", "bfloat16" or a JAX dtype); None: the
+        one `hrnet.json` records (float32 if none).
 
     Returns:
       (module, variables): `module.apply(variables, images, train=False)` gives `HRNetOutput`.
@@ -366,6 +378,7 @@ def load_hrnet(directory: str | Path, fold_bn: bool = False, dtype: Any = jnp.fl
     config = meta["config"]
     _, abstract = init_hrnet_abstract(config)
     variables = restore_variables(directory, VARIABLES_DIR, abstract, "HRNet")
+    dtype = precision.inference_dtype(meta[precision.EXPORT_FIELD], dtype)
     if fold_bn:
         return HRNet(config, fold_bn=True, dtype=dtype), fold_batchnorm(variables)
     return HRNet(config, dtype=dtype), variables

@@ -4,8 +4,9 @@
 `python -m convert_weights` (or a training run's HRNet export), or the official `.pth` (or
 `.safetensors`) itself, read by the restricted unpickler and converted in memory with the
 converter's checks (every key used, shapes matched, no NaN). Both return the BatchNorm-folded
-inference network. A detector checkpoint given as the pose network, or the reverse, is refused
-in one line that names the swap.
+inference network, in the compute dtype asked for, else the one the folder records (float32
+for an official file, which runs in either). A detector checkpoint given as the pose network,
+or the reverse, is refused in one line that names the swap.
 """
 
 from __future__ import annotations
@@ -14,11 +15,9 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-import jax.numpy as jnp
-
 from gnnpose_jax.data.joints import JOINT_LAYOUTS, NUM_JOINTS
 from gnnpose_jax.errors import CheckpointError, ConfigError, ConversionError
-from gnnpose_jax.models import hrnet, hrnet_convert, yolox, yolox_convert
+from gnnpose_jax.models import hrnet, hrnet_convert, precision, yolox, yolox_convert
 from gnnpose_jax.models.torch_files import load_state_dict
 
 #: The crop size of a pose checkpoint that records none (the paper's, and the W32 zoo file's).
@@ -47,19 +46,20 @@ class PoseNetwork:
     path: Path
 
     def describe(self) -> str:
-        """`HRNet-W32 at 384x288, COCO joints (…)`, for the log."""
+        """`HRNet-W32 at 384x288, COCO joints (…), float32`, for the log."""
         h, w = self.input_hw
         layout = "COCO" if self.joint_layout == "coco" else "PoseTrack"
         return (f"HRNet-W{self.module.config.width} at {h}x{w}, {layout} joints "
-                f"({self.layout_reason})")
+                f"({self.layout_reason}), {precision.dtype_name(self.module.dtype)}")
 
 
 def _is_hrnet_state_dict(state: dict[str, Any]) -> bool:
     return "final_layer.weight" in hrnet_convert.normalise_keys(state)
 
 
-def load_detector(path: str | Path, dtype: Any = jnp.float32) -> tuple[yolox.YOLOX, dict]:
-    """The BN-folded YOLOX of a converted folder or an official `.pth`/`.safetensors` file.
+def load_detector(path: str | Path, dtype: Any = None) -> tuple[yolox.YOLOX, dict]:
+    """The BN-folded YOLOX of a converted folder or an official `.pth`/`.safetensors` file,
+    computing in `dtype` ("float32", "bfloat16"; None: what the folder records, else float32).
 
     Raises:
       CheckpointError, ConversionError: not a YOLOX checkpoint (an HRNet, another network),
@@ -76,7 +76,9 @@ def load_detector(path: str | Path, dtype: Any = jnp.float32) -> tuple[yolox.YOL
         raise ConversionError(f"{path}: a pose HRNet checkpoint, not a YOLOX person detector "
                               f"({_SWAPPED})")
     config, variables = yolox_convert.torch_to_flax(state, source=str(path))
-    return yolox.YOLOX(config, fold_bn=True, dtype=dtype), yolox.fold_batchnorm(variables)
+    module = yolox.YOLOX(config, fold_bn=True,
+                         dtype=precision.inference_dtype(precision.DEFAULT_DTYPE, dtype))
+    return module, yolox.fold_batchnorm(variables)
 
 
 def load_detector_weights(path: str | Path) -> tuple[yolox.YoloxConfig, dict]:
@@ -112,7 +114,7 @@ def _joint_layout(requested: str | None, recorded: str | None, name: str,
 
 
 def load_pose_network(path: str | Path, joint_layout: str | None = None,
-                      default_layout: str = "coco", dtype: Any = jnp.float32) -> PoseNetwork:
+                      default_layout: str = "coco", dtype: Any = None) -> PoseNetwork:
     """A 17-joint pose HRNet from a converted folder or an official `.pth`/`.safetensors` file.
 
     Args:
@@ -121,7 +123,8 @@ def load_pose_network(path: str | Path, joint_layout: str | None = None,
         "posetrack" if the file or folder name contains it, else `default_layout`.
       default_layout: the layout of a checkpoint that says nothing ("coco" for the official
         model zoo's files, "posetrack" for a training run's export).
-      dtype: compute dtype.
+      dtype: compute dtype, "float32" or "bfloat16"; None: what `hrnet.json` records, else
+        float32.
 
     Raises:
       CheckpointError, ConversionError: not an HRNet (a YOLOX, a training run folder, another
@@ -150,7 +153,8 @@ def load_pose_network(path: str | Path, joint_layout: str | None = None,
                                   f"HRNet ({_SWAPPED})")
         config, variables = hrnet_convert.torch_to_flax(state, source=str(path))
         _check_joint_count(path, config)
-        module = hrnet.HRNet(config, fold_bn=True, dtype=dtype)
+        module = hrnet.HRNet(config, fold_bn=True,
+                             dtype=precision.inference_dtype(precision.DEFAULT_DTYPE, dtype))
         variables = hrnet.fold_batchnorm(variables)
         recorded = None
         input_hw = hrnet_convert.input_hw_from_name(path.name) or DEFAULT_INPUT_HW

@@ -11,6 +11,9 @@ A training run's folder (WORKDIR) holds:
 - `config.json`: the run config (`training.config.pin_workdir_config`), whose `tracker`
   section `track` reads.
 
+Every export records the compute dtype its network was trained in (`compute_dtype`), which
+inference uses unless told otherwise.
+
 An export replaces the previous one atomically (`atomic.replace_dir`): the new folder is written
 beside it and swapped in, so a reader never sees half an export. Orbax saves are collective in a
 multi-process run, so every process calls the export functions: process 0 writes the export,
@@ -34,6 +37,7 @@ from gnnpose_jax.errors import ConfigError
 from gnnpose_jax.models.gnn import GnnConfig
 from gnnpose_jax.models.gnn_io import CropSettings, GnnExport, load_gnn, write_gnn
 from gnnpose_jax.models.hrnet import HRNetConfig, save_hrnet
+from gnnpose_jax.models.precision import DEFAULT_DTYPE
 from gnnpose_jax.models.yolox import YoloxConfig, save_yolox
 
 HRNET_EXPORT = "hrnet"
@@ -78,7 +82,7 @@ def _replace_dir(target: Path, write: Callable[[Path], None]) -> None:
 
 
 def export_hrnet(directory: str | Path, config: HRNetConfig, variables: dict[str, Any],
-                 input_hw: tuple[int, int]) -> None:
+                 input_hw: tuple[int, int], compute_dtype: str = DEFAULT_DTYPE) -> None:
     """Writes (or replaces) an HRNet export readable by `load_hrnet`, in PoseTrack's joint
     layout (what training produces).
 
@@ -87,15 +91,16 @@ def export_hrnet(directory: str | Path, config: HRNetConfig, variables: dict[str
       config: the architecture.
       variables: `{"params", "batch_stats"}` on the host.
       input_hw: the (H, W) the network was trained at.
+      compute_dtype: the compute dtype it was trained in (inference's default).
     """
     _replace_dir(Path(directory),
                  lambda path: save_hrnet(path, config, jax.device_get(variables), input_hw,
-                                         joints="posetrack"))
+                                         joints="posetrack", compute_dtype=compute_dtype))
 
 
 def export_gnn(directory: str | Path, config: GnnConfig, params: Any, hrnet_checkpoint: str,
                input_hw: tuple[int, int], box_enlarge: float = BOX_ENLARGE,
-               track_enlarge: float = TRACK_ENLARGE) -> None:
+               track_enlarge: float = TRACK_ENLARGE, compute_dtype: str = DEFAULT_DTYPE) -> None:
     """Writes (or replaces) a GNN export readable by `load_gnn`.
 
     Args:
@@ -106,20 +111,23 @@ def export_gnn(directory: str | Path, config: GnnConfig, params: Any, hrnet_chec
       input_hw: the (H, W) of the crops.
       box_enlarge, track_enlarge: the crop enlargements of its training windows
         (`data.windows.WindowConfig`).
+      compute_dtype: the compute dtype it was trained in (inference's default).
     """
     crops = CropSettings(tuple(input_hw), box_enlarge, track_enlarge)
     _replace_dir(Path(directory),
                  lambda path: write_gnn(path, config, jax.device_get(params), hrnet_checkpoint,
-                                        crops))
+                                        crops, compute_dtype))
 
 
-def export_yolox(directory: str | Path, config: YoloxConfig, variables: dict[str, Any]) -> None:
+def export_yolox(directory: str | Path, config: YoloxConfig, variables: dict[str, Any],
+                 compute_dtype: str = DEFAULT_DTYPE) -> None:
     """Writes (or replaces) a YOLOX export readable by `load_yolox` and `load_detector`.
 
     Args:
       directory: the export folder, usually WORKDIR/yolox.
       config: the architecture; `input_size` is the square letterbox inference uses.
       variables: `{"params", "batch_stats"}` on the host.
+      compute_dtype: the compute dtype it was trained in (inference's default).
     """
     _replace_dir(Path(directory),
-                 lambda path: save_yolox(path, config, jax.device_get(variables)))
+                 lambda path: save_yolox(path, config, jax.device_get(variables), compute_dtype))

@@ -31,6 +31,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gnnpose_jax.models import precision
 from gnnpose_jax.models.hrnet import upsample_nearest
 from gnnpose_jax.models.restore import VARIABLES_DIR
 
@@ -370,7 +371,8 @@ class YOLOX(nn.Module):
       config: the variant.
       fold_bn: build the inference graph with BatchNorm folded into the convs (variables from
         `fold_batchnorm`).
-      dtype: compute dtype (params stay float32; the output is float32).
+      dtype: compute dtype of the convs, sums and activations; params, BatchNorm statistics
+        and normalisation stay float32, and the output (raw or decoded) is float32.
     """
 
     config: YoloxConfig = S
@@ -438,12 +440,16 @@ YOLOX_JSON = "yolox.json"
 FORMAT = "gnnpose_jax.yolox/1"
 
 
-def save_yolox(directory: str | Path, config: YoloxConfig, variables: dict[str, Any]) -> None:
-    """Writes `variables` as an Orbax checkpoint plus `yolox.json` into a new `directory`."""
+def save_yolox(directory: str | Path, config: YoloxConfig, variables: dict[str, Any],
+               compute_dtype: str | None = None) -> None:
+    """Writes `variables` as an Orbax checkpoint plus `yolox.json` into a new `directory`;
+    `compute_dtype` (what the network was trained in) is recorded when known."""
     from gnnpose_jax.models.restore import save_variables
 
-    save_variables(directory, VARIABLES_DIR, variables, YOLOX_JSON,
-                   {"format": FORMAT, "config": config.to_json()})
+    meta = {"format": FORMAT, "config": config.to_json()}
+    if compute_dtype is not None:
+        meta[precision.EXPORT_FIELD] = precision.dtype_name(compute_dtype)
+    save_variables(directory, VARIABLES_DIR, variables, YOLOX_JSON, meta)
 
 
 def is_yolox_dir(directory: str | Path) -> bool:
@@ -451,8 +457,9 @@ def is_yolox_dir(directory: str | Path) -> bool:
     return (Path(directory) / YOLOX_JSON).is_file()
 
 
-def read_yolox_json(directory: str | Path) -> YoloxConfig:
-    """The config in `yolox.json`; raises CheckpointError if this is no YOLOX checkpoint."""
+def read_yolox_json(directory: str | Path) -> tuple[YoloxConfig, str]:
+    """The config and the recorded compute dtype (float32 if none) in `yolox.json`; raises
+    CheckpointError if this is no YOLOX checkpoint."""
     from gnnpose_jax.errors import CheckpointError
 
     directory = Path(directory)
@@ -465,18 +472,20 @@ def read_yolox_json(directory: str | Path) -> YoloxConfig:
         meta = json.loads(meta_path.read_text())
         if meta.get("format") != FORMAT:
             raise ValueError(f"format {meta.get('format')!r}, expected {FORMAT!r}")
-        return YoloxConfig.from_json(meta["config"])
+        config = YoloxConfig.from_json(meta["config"])
     except (ValueError, KeyError, TypeError) as e:
         raise CheckpointError(f"{meta_path}: malformed ({e})") from None
+    return config, precision.recorded_dtype(meta, str(meta_path))
 
 
-def load_yolox(directory: str | Path, fold_bn: bool = False, dtype: Any = jnp.float32):
+def load_yolox(directory: str | Path, fold_bn: bool = False, dtype: Any = None):
     """Loads a converted checkpoint.
 
     Args:
       directory: a directory written by `python -m convert_weights` or `save_yolox`.
       fold_bn: return the BN-folded inference module and variables (faster).
-      dtype: compute dtype of the module.
+      dtype: compute dtype of the module ("float32", "bfloat16" or a JAX dtype); None: the
+        one `yolox.json` records (float32 if none).
 
     Returns:
       (module, variables): `module.apply(variables, images)` gives the decoded (N, A, 5 + C).
@@ -487,9 +496,10 @@ def load_yolox(directory: str | Path, fold_bn: bool = False, dtype: Any = jnp.fl
     """
     from gnnpose_jax.models.restore import restore_variables
 
-    config = read_yolox_json(directory)
+    config, recorded = read_yolox_json(directory)
     _, abstract = init_yolox_abstract(config)
     variables = restore_variables(directory, VARIABLES_DIR, abstract, "YOLOX")
+    dtype = precision.inference_dtype(recorded, dtype)
     if fold_bn:
         return YOLOX(config, fold_bn=True, dtype=dtype), fold_batchnorm(variables)
     return YOLOX(config, dtype=dtype), variables

@@ -23,14 +23,16 @@ DEFAULT_CONF, DEFAULT_NMS = 0.25, 0.45
 
 def box_source(kind: str, sequences: list[Sequence], *, detections: Path | None = None,
                detector: Path | None = None, conf: float = DEFAULT_CONF,
-               nms: float = DEFAULT_NMS, frame_indexed: bool = False) -> BoxSource:
+               nms: float = DEFAULT_NMS, frame_indexed: bool = False,
+               dtype: str | None = None) -> BoxSource:
     """Person boxes for the frames of `sequences`.
 
     Args:
       kind: "gt" (each GT person's box, an oracle), "detections" (the COCO detection results
         in `detections`, whose images must belong to `sequences`) or "detector" (boxes found
         in each image by the YOLOX `detector` checkpoint, see
-        `networks.load_person_detector`, at the `conf` and `nms` thresholds).
+        `networks.load_person_detector`, at the `conf` and `nms` thresholds, in compute dtype
+        `dtype`: None for the one its export records).
       sequences: the frames to track.
       frame_indexed: the detections' image ids are the frame indices of the one sequence (a
         video or a frame folder), checked by `check_frame_indices`.
@@ -45,7 +47,7 @@ def box_source(kind: str, sequences: list[Sequence], *, detections: Path | None 
     if kind == "detector":
         from gnnpose_jax.tracking.networks import load_person_detector
 
-        return detector_boxes(load_person_detector(detector, conf, nms))
+        return detector_boxes(load_person_detector(detector, conf, nms, dtype=dtype))
     if kind != "detections":
         raise ValueError(f"unknown box source {kind!r}; expected one of {BOX_KINDS}")
     found = posetrack.read_detections(detections)

@@ -59,7 +59,7 @@ class TrackerNetworks:
 
 def load_networks(workdir: str | Path | None, use_gnn: bool = True, batch_size: int = 8,
                 max_tracks: int = 16, flip_test: bool = False, hrnet: str | Path | None = None,
-                joint_layout: str | None = None) -> TrackerNetworks:
+                joint_layout: str | None = None, dtype: str | None = None) -> TrackerNetworks:
     """Loads the tracker's networks: a training run's exports, a pose checkpoint, or both.
 
     A GNN run's `gnn/` export names the HRNet it was trained on; an HRNet run's workdir has
@@ -74,6 +74,8 @@ def load_networks(workdir: str | Path | None, use_gnn: bool = True, batch_size: 
       max_tracks: the most tracks per GNN call.
       hrnet: a pose checkpoint to estimate with (its joint layout inferred unless given).
       joint_layout: "coco" or "posetrack", overriding the inferred layout.
+      dtype: compute dtype of every network, "float32" or "bfloat16"; None: each runs in the
+        one its export records (float32 for official and converted weights).
 
     Raises:
       CheckpointError: the workdir holds neither export, the GNN is asked for and absent, or
@@ -84,7 +86,7 @@ def load_networks(workdir: str | Path | None, use_gnn: bool = True, batch_size: 
         workdir = Path(workdir)
         gnn_dir, run_hrnet = workdir / GNN_EXPORT, workdir / HRNET_EXPORT
         if gnn_dir.is_dir():
-            export = load_gnn(gnn_dir)
+            export = load_gnn(gnn_dir, dtype)
             run_hrnet, gnn_spec = export.hrnet_checkpoint, export.spec
             if use_gnn:
                 gnn = export
@@ -101,16 +103,19 @@ def load_networks(workdir: str | Path | None, use_gnn: bool = True, batch_size: 
         return TopDownEstimator(pose.module, pose.variables, pose.input_hw, batch_size,
                                 flip_test, pose.joint_layout)
 
-    pose = (load_pose_network(hrnet, joint_layout) if hrnet is not None
-            else load_pose_network(run_hrnet, joint_layout, default_layout="posetrack"))
+    pose = (load_pose_network(hrnet, joint_layout, dtype=dtype) if hrnet is not None
+            else load_pose_network(run_hrnet, joint_layout, default_layout="posetrack",
+                                   dtype=dtype))
     gnn_features = None
     if gnn is not None and pose.path.resolve() != run_hrnet.resolve():
-        gnn_features = estimator(load_pose_network(run_hrnet, default_layout="posetrack"))
+        gnn_features = estimator(load_pose_network(run_hrnet, default_layout="posetrack",
+                                                   dtype=dtype))
     return TrackerNetworks(estimator(pose), gnn, gnn_features, pose, max_tracks, gnn_spec)
 
 
 def load_person_detector(checkpoint: str | Path, conf: float = DEFAULT_CONF,
-                         nms: float = DEFAULT_NMS, batch_size: int = 1):
+                         nms: float = DEFAULT_NMS, batch_size: int = 1,
+                         dtype: str | None = None):
     """The YOLOX person detector at these thresholds, as a `models.detect.PersonDetector`.
 
     Args:
@@ -118,6 +123,7 @@ def load_person_detector(checkpoint: str | Path, conf: float = DEFAULT_CONF,
         training run's folder (its `yolox/` export).
       conf, nms: the score and NMS IoU thresholds.
       batch_size: frames per network call.
+      dtype: compute dtype, "float32" or "bfloat16"; None: the one the export records.
 
     Raises:
       CheckpointError, ConversionError: a missing, damaged or non-YOLOX checkpoint.
@@ -129,4 +135,5 @@ def load_person_detector(checkpoint: str | Path, conf: float = DEFAULT_CONF,
     path = Path(checkpoint)
     if path.is_dir() and not yolox.is_yolox_dir(path) and yolox.is_yolox_dir(path / YOLOX_EXPORT):
         path = path / YOLOX_EXPORT
-    return PersonDetector(*load_detector(path), conf=conf, nms=nms, batch_size=batch_size)
+    return PersonDetector(*load_detector(path, dtype=dtype), conf=conf, nms=nms,
+                          batch_size=batch_size)

@@ -5,6 +5,7 @@
 - `pin_workdir_config` stores the config as `WORKDIR/config.json` on the first run and, on a
   resume, refuses a config that differs from the stored one in anything that changes what the
   run computes (`is_computed`: the keys its mode reads), saying which keys differ.
+- `compute_dtype` checks and reads `config.compute_dtype`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import ml_collections
 
 from gnnpose_jax import atomic
 from gnnpose_jax.errors import CheckpointError, ConfigError
+from gnnpose_jax.models import precision
 from gnnpose_jax.models.run_folder import CONFIG_JSON, read_run_config
 
 #: Keys that only change how a run is watched or fed, never its numbers: a resumed run may
@@ -42,6 +44,9 @@ INFERENCE_SECTIONS = ("tracker",)
 CUSTOM_VARIANT = "custom"
 CUSTOM_DETECTOR_KEYS = ("depth", "width", "depthwise")
 _OVERRIDE_PREFIX = "--config."
+#: Keys added after runs were pinned, with the value those runs computed with: a stored config
+#: without the key is the same as one with that value.
+ADDED_KEYS = {"compute_dtype": "float32"}
 
 
 def flatten(config: ml_collections.ConfigDict | dict, prefix: str = "") -> dict[str, Any]:
@@ -157,12 +162,24 @@ def is_computed(key: str, config: ml_collections.ConfigDict | dict[str, Any]) ->
 def _differences(stored: dict[str, Any], current: dict[str, Any]) -> list[str]:
     """`key: stored -> current` for every key that differs and changes what the current
     config's run computes (`is_computed`)."""
-    a, b = flatten(stored), flatten(current)
+    a, b = {**ADDED_KEYS, **flatten(stored)}, flatten(current)
     out = []
     for key in sorted(set(a) | set(b)):
         if is_computed(key, current) and a.get(key, "<absent>") != b.get(key, "<absent>"):
             out.append(f"{key}: {a.get(key, '<absent>')!r} -> {b.get(key, '<absent>')!r}")
     return out
+
+
+def compute_dtype(config: ml_collections.ConfigDict) -> Any:
+    """The JAX dtype of `config.compute_dtype` ("float32" or "bfloat16").
+
+    Raises:
+      ConfigError: any other value, in one line.
+    """
+    name = config.compute_dtype
+    if not isinstance(name, str) or name not in precision.COMPUTE_DTYPES:
+        raise ConfigError(f"compute_dtype {name!r} must be one of {precision.COMPUTE_DTYPES}")
+    return precision.JAX_DTYPES[name]
 
 
 def pin_workdir_config(workdir: str | Path, config: ml_collections.ConfigDict,

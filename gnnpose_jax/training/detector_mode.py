@@ -29,6 +29,7 @@ from gnnpose_jax.evaluation.box_ap import box_ap
 from gnnpose_jax.models import pretrained, run_folder
 from gnnpose_jax.models.yolox import PRESETS, STRIDES, YOLOX, YoloxConfig
 from gnnpose_jax.training import checkpoints, inputs, schedules, steps
+from gnnpose_jax.training import config as config_lib
 from gnnpose_jax.training.config import CUSTOM_DETECTOR_KEYS, CUSTOM_VARIANT
 from gnnpose_jax.training.state import TrainState, create_state, run_once
 from gnnpose_jax.training.task import SumMetrics, Task
@@ -191,7 +192,7 @@ def abstract_state(config: ml_collections.ConfigDict, tx: optax.GradientTransfor
                    ) -> TrainState:
     """The state `build`'s task creates, as shapes and dtypes (no init, no checkpoint read)."""
     images = np.zeros((1, *input_hw(config), 3), np.float32)
-    model = YOLOX(architecture(config))
+    model = YOLOX(architecture(config), dtype=config_lib.compute_dtype(config))
     return jax.eval_shape(lambda key: create_state(model.apply, model.init(key, images), tx),
                           jax.random.key(config.seed))
 
@@ -209,17 +210,19 @@ def build(config: ml_collections.ConfigDict, workdir: Path, per_device_batch: in
     """
     check_config(config)
     arch = architecture(config)
+    dtype = config_lib.compute_dtype(config)
     train_loader, val_loader, num_examples = inputs.detector_loaders(config, workdir,
                                                                      per_device_batch)
 
     def make_state(tx: optax.GradientTransformation) -> TrainState:
         """Fresh state from the checkpoint or the official random init."""
-        return create_state(YOLOX(arch).apply, initial_variables(config, arch), tx)
+        return create_state(YOLOX(arch, dtype=dtype).apply, initial_variables(config, arch), tx)
 
     def write_export(directory: Path, state: TrainState) -> None:
         """WORKDIR/yolox in `load_yolox`'s format."""
         variables = {"params": state.params, "batch_stats": state.batch_stats}
-        run_folder.export_yolox(directory / run_folder.YOLOX_EXPORT, arch, variables)
+        run_folder.export_yolox(directory / run_folder.YOLOX_EXPORT, arch, variables,
+                                config.compute_dtype)
 
     train_step, eval_step = step_functions(config, l1_start_step(config, num_examples))
     return Task(create_state=make_state, train_step=train_step, eval_step=eval_step,

@@ -24,6 +24,7 @@ from gnnpose_jax.models import run_folder
 from gnnpose_jax.models.gnn import GnnConfig, GnnPose
 from gnnpose_jax.models.hrnet import HRNet, load_hrnet
 from gnnpose_jax.models.topdown import TopDownEstimator
+from gnnpose_jax.training import config as config_lib
 from gnnpose_jax.training import history, hrnet_mode, inputs, steps
 from gnnpose_jax.training.losses import LOSSES
 from gnnpose_jax.training.state import TrainState, create_state, run_once
@@ -36,14 +37,15 @@ ESTIMATE_BATCH = 32
 
 
 def load_frozen_hrnet(config: ml_collections.ConfigDict) -> tuple[HRNet, dict]:
-    """The HRNet of `hrnet.checkpoint`, checked against the config's architecture.
+    """The HRNet of `hrnet.checkpoint`, checked against the config's architecture, computing
+    in the config's `compute_dtype`.
 
     Raises:
       ConfigError: no checkpoint configured, or another architecture.
       CheckpointError: the folder is not an HRNet checkpoint.
     """
     path = frozen_hrnet_path(config)
-    module, variables = load_hrnet(path)
+    module, variables = load_hrnet(path, dtype=config_lib.compute_dtype(config))
     hrnet_mode.check_architecture(hrnet_mode.architecture(config), module.config,
                                   f"hrnet.checkpoint {path}")
     return module, variables
@@ -122,14 +124,15 @@ def abstract_state(config: ml_collections.ConfigDict, tx: optax.GradientTransfor
     """The state `build`'s task creates, as shapes and dtypes: the GNN beside a frozen HRNet of
     the config's architecture (no init run, no checkpoint read)."""
     model_config = gnn_config(config)
-    hrnet = HRNet(hrnet_mode.architecture(config))
+    dtype = config_lib.compute_dtype(config)
+    hrnet = HRNet(hrnet_mode.architecture(config), dtype=dtype)
     images = np.zeros((1, *hrnet_mode.input_hw(config), 3), np.float32)
 
     def create(key, graphs, features):
         """The fresh state, traced."""
         frozen = hrnet.init(key, images, train=False)
-        return create_state(GnnPose(model_config).apply,
-                            GnnPose(model_config).init(key, graphs, features), tx,
+        gnn = GnnPose(model_config, dtype=dtype)
+        return create_state(gnn.apply, gnn.init(key, graphs, features), tx,
                             frozen=frozen, frozen_apply_fn=hrnet.apply)
 
     return jax.eval_shape(create, jax.random.key(config.seed),
@@ -143,6 +146,8 @@ def history_estimates(config: ml_collections.ConfigDict, workdir: Path, hrnet: H
     estimator = TopDownEstimator(hrnet, frozen, input_hw, ESTIMATE_BATCH)
     key = (f"{Path(config.hrnet.checkpoint).absolute()}|{source.name}|{split}|{input_hw}|"
            f"{config.data.min_joints}")
+    if config.compute_dtype != "float32":  # float32 caches keep the key they were made with
+        key += f"|{config.compute_dtype}"
     show = config.progress_bar and jax.process_index() == 0
     return history.cached_estimates(
         Path(workdir) / "history_estimates" / f"{split}.p{jax.process_index()}.npz", key,
@@ -171,7 +176,7 @@ def build(config: ml_collections.ConfigDict, workdir: Path, per_device_batch: in
     def make_state(tx: optax.GradientTransformation) -> TrainState:
         """Fresh GNN parameters beside the frozen HRNet."""
         channels = 3 * hrnet.config.width
-        return create_state(GnnPose(model_config).apply,
+        return create_state(GnnPose(model_config, dtype=config_lib.compute_dtype(config)).apply,
                             initial_params(model_config, channels, config.seed), tx,
                             frozen=frozen, frozen_apply_fn=hrnet.apply)
 
@@ -180,7 +185,7 @@ def build(config: ml_collections.ConfigDict, workdir: Path, per_device_batch: in
         windows = inputs.window_config(config)
         run_folder.export_gnn(directory / run_folder.GNN_EXPORT, model_config, state.params,
                               config.hrnet.checkpoint, windows.input_hw, windows.box_enlarge,
-                              windows.track_enlarge)
+                              windows.track_enlarge, config.compute_dtype)
 
     train_step, eval_step = step_functions(config)
     return Task(create_state=make_state, train_step=train_step, eval_step=eval_step,

@@ -15,6 +15,7 @@ import optax
 from gnnpose_jax.errors import ConfigError
 from gnnpose_jax.models import run_folder
 from gnnpose_jax.models.hrnet import HRNet, HRNetConfig, load_hrnet
+from gnnpose_jax.training import config as config_lib
 from gnnpose_jax.training import inputs, steps
 from gnnpose_jax.training.state import TrainState, create_state, run_once
 from gnnpose_jax.training.task import Task
@@ -99,7 +100,7 @@ def abstract_state(config: ml_collections.ConfigDict, tx: optax.GradientTransfor
                    ) -> TrainState:
     """The state `build`'s task creates, as shapes and dtypes (no init, no checkpoint read)."""
     images = np.zeros((1, *input_hw(config), 3), np.float32)
-    model = HRNet(architecture(config))
+    model = HRNet(architecture(config), dtype=config_lib.compute_dtype(config))
     return jax.eval_shape(lambda key: create_state(
         model.apply, model.init(key, images, train=False), tx), jax.random.key(config.seed))
 
@@ -116,17 +117,19 @@ def build(config: ml_collections.ConfigDict, workdir: Path, per_device_batch: in
       The task.
     """
     arch, hw = architecture(config), input_hw(config)
+    dtype = config_lib.compute_dtype(config)
     train_loader, val_loader, num_examples = inputs.hrnet_loaders(config, workdir,
                                                                   per_device_batch)
 
     def make_state(tx: optax.GradientTransformation) -> TrainState:
         """Fresh state from the init checkpoint or a random init."""
-        return create_state(HRNet(arch).apply, initial_variables(config, arch), tx)
+        return create_state(HRNet(arch, dtype=dtype).apply, initial_variables(config, arch), tx)
 
     def write_export(directory: Path, state: TrainState) -> None:
         """WORKDIR/hrnet in `load_hrnet`'s format."""
         variables = {"params": state.params, "batch_stats": state.batch_stats}
-        run_folder.export_hrnet(directory / run_folder.HRNET_EXPORT, arch, variables, hw)
+        run_folder.export_hrnet(directory / run_folder.HRNET_EXPORT, arch, variables, hw,
+                                config.compute_dtype)
 
     train_step, eval_step = step_functions(config)
     return Task(create_state=make_state, train_step=train_step,

@@ -236,6 +236,7 @@ def check_config(config: ml_collections.ConfigDict) -> int:
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise ConfigError(f"batch_size {batch!r} must be a positive integer")
     per_device = distributed.per_process_batch_size(batch) // jax.local_device_count()
+    config_lib.compute_dtype(config)
     hrnet_mode.input_hw(config)
     inputs.check_data_config(config.data)
     schedules.make_optimizer(config.optimizer, 1)

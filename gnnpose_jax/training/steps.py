@@ -6,7 +6,9 @@ donate_argnums=(0,))` for training. Inside a step:
   so the global gradient is the psum of the per-device gradients;
 - BatchNorm statistics (HRNet mode) are computed per device, as in the official code, and their
   running averages are pmean-ed so that every device keeps the same copy;
-- the per-device key is `fold_in(fold_in(rng, step), axis_index)`.
+- the per-device key is `fold_in(fold_in(rng, step), axis_index)`;
+- the networks compute in the run's `compute_dtype` but return float32, so losses, metrics and
+  gradients (of the float32 parameters) are float32 (docs/training.md, Mixed precision).
 
 Batch contracts (one device's share; N examples, K joints, F = n + 1 crops per GNN sample):
 - HRNet train: `image` (N, H, W, 3) float32 normalised, `heatmaps` (N, h, w, K),

@@ -167,7 +167,8 @@ def yolox_loss(raw: jax.Array, gt_boxes: jax.Array, gt_classes: jax.Array, gt_ma
     """The YOLOX loss terms of a batch (sums) and the assignment behind them.
 
     Args:
-      raw: (N, A, 5 + C) raw head outputs.
+      raw: (N, A, 5 + C) raw head outputs; whatever their dtype, the assignment costs, IoUs
+        and losses are computed in float32.
       gt_boxes: (N, G, 4) GT boxes cx, cy, w, h in input pixels.
       gt_classes: (N, G) int class indices.
       gt_mask: (N, G) bool, True for real GTs (an image with none only trains objectness).
@@ -180,6 +181,7 @@ def yolox_loss(raw: jax.Array, gt_boxes: jax.Array, gt_classes: jax.Array, gt_ma
       (`LossTerms` summed over the batch, `Assignment`); the loss is `terms.total /
       max(num_fg, 1)`.
     """
+    raw = raw.astype(jnp.float32)
     grid, strides = anchor_grid(*input_hw)
     assignment = simota_assign(raw, gt_boxes, gt_classes, gt_mask, input_hw)
     fg = assignment.foreground.astype(raw.dtype)

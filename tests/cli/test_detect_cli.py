@@ -201,3 +201,28 @@ def test_gnn_features_come_from_its_own_hrnet(setup):
     other = load_networks(setup["workdir"], hrnet=setup["base"] / HRNET_PTH)
     assert other.gnn_features is not None and other.estimator.joint_layout == "coco"
     assert other.predictor().estimator is other.gnn_features
+
+
+def test_dtype_flag_reaches_every_network(setup, tmp_path):
+    """`--dtype bfloat16` on `detect` and `track` (the run's exports record float32)."""
+    out = tmp_path / "dets.json"
+    result = _run("-m", "gnnpose_jax.detect", CLIP_DIR / "000000.jpg", "--detector",
+                  setup["base"] / "yolox_small", "--dtype", "bfloat16", "--output", out)
+    assert "detector: YOLOX in bfloat16" in result.stdout
+    entries = json.loads(out.read_text())
+    assert entries
+    _entries_are_coco(entries, {"000000.jpg"})
+
+    pred = tmp_path / "pred.json"
+    result = _run("-m", "gnnpose_jax.track", CLIP, "--detections", CLIP_BOXES, "--gnn",
+                  setup["workdir"], "--dtype", "bfloat16", "--output", pred)
+    assert "PoseTrack joints (assumed: the checkpoint does not say), bfloat16" in result.stdout
+    frames = posetrack.read_sequence(pred).frames
+    assert len(frames) == CLIP_FRAMES and all(f.people for f in frames)
+
+    import jax.numpy as jnp
+
+    recorded = load_networks(setup["workdir"], hrnet=setup["base"] / HRNET_PTH)
+    assert recorded.pose.module.dtype == recorded.gnn.module.dtype == jnp.float32
+    asked = load_networks(setup["workdir"], hrnet=setup["base"] / HRNET_PTH, dtype="bfloat16")
+    assert asked.pose.module.dtype == asked.gnn.module.dtype == jnp.bfloat16
