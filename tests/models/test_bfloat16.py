@@ -164,10 +164,11 @@ def test_bad_dtypes_are_one_line_errors(tmp_path):
 
 
 def test_official_files_run_in_either_dtype(tmp_path):
-    from tests.helpers.torch_weights import HRNET_PTH, write_hrnet_pth, write_yolox_pth
+    from benchmarks.random_weights import write_hrnet_pth, write_yolox_pth
+    from tests.helpers.tiny_runs import DENSE, HRNET_PTH
 
-    write_hrnet_pth(tmp_path / HRNET_PTH)
-    write_yolox_pth(tmp_path / "yolox.pth")
+    write_hrnet_pth(tmp_path / HRNET_PTH, TINY)
+    write_yolox_pth(tmp_path / "yolox.pth", DENSE)
     assert pretrained.load_pose_network(tmp_path / HRNET_PTH).module.dtype == jnp.float32
     assert pretrained.load_pose_network(tmp_path / HRNET_PTH,
                                         dtype="bfloat16").module.dtype == jnp.bfloat16
