@@ -1,7 +1,7 @@
 """Plan a training run on a TPU slice: compile its steps there and say if they fit, and how fast.
 
-    python -m gnnpose_jax.plan --config configs/NAME.py --topology v5e:2x2 \
-        [--per-device-batch N] [--max-batch] [--hbm-bytes B] [--output plan.json] \
+    python -m gnnpose_jax.plan --config configs/NAME.py --topology v5e:2x2 \\
+        [--per-device-batch N] [--max-batch] [--hbm-bytes B] [--output plan.json] \\
         [--config.KEY=VALUE ...]
 
 Compiles, for every device of the slice, the pmapped train and eval steps that train.py runs
