@@ -176,10 +176,7 @@ def compute_dtype(config: ml_collections.ConfigDict) -> Any:
     Raises:
       ConfigError: any other value, in one line.
     """
-    name = config.compute_dtype
-    if not isinstance(name, str) or name not in precision.COMPUTE_DTYPES:
-        raise ConfigError(f"compute_dtype {name!r} must be one of {precision.COMPUTE_DTYPES}")
-    return precision.JAX_DTYPES[name]
+    return precision.compute_dtype(config.compute_dtype, "compute_dtype")
 
 
 def pin_workdir_config(workdir: str | Path, config: ml_collections.ConfigDict,
