@@ -87,6 +87,7 @@ def format_table(record: dict[str, Any]) -> str:
         _row("estimated examples/s (global)", f"{record['estimated_examples_per_second']:.4g}"),
         _row("estimated MFU (bf16 peak)", f"{record['estimated_mfu']:.1%}"),
     ]
+    lines.append(_row("largest batch, one-compile estimate", record["max_batch_estimate"]))
     if "max_batch" in record:
         lines.append(_row("largest per-device batch that fits", record["max_batch"]))
     return "\n".join(lines)
@@ -164,14 +165,15 @@ def make_plan(config, topology_name: str, per_device_batch: int | None = None,
     program_for = functools.partial(abstract.abstract_program, config)
     batch = (per_device_batch if per_device_batch is not None
              else _per_device_default(config, len(topology.devices)))
-    found = None
+    found, train = None, None
     if search_max:
-        found = planning.max_batch(planning.train_fits(program_for, topology, hbm_bytes),
-                                   start=batch)
+        train_bytes = planning.TrainBytes(program_for, topology)
+        budget = planning.hbm_bytes_per_device(topology, hbm_bytes)
+        found = planning.max_batch(train_bytes, budget, start=batch)
         if found == 0:
             raise ConfigError(f"{topology_name}: not even a per-device batch of 1 fits")
-        batch = found
-    record = planning.plan(program_for, topology, batch, hbm_bytes)
+        batch, train = found, train_bytes.costs[found]
+    record = planning.plan(program_for, topology, batch, hbm_bytes, train=train)
     record = {"mode": config.mode, "compute_dtype": config.get("compute_dtype", "float32"),
               **record}
     if found is not None:

@@ -14,8 +14,8 @@ bytes (`memory_analysis`). From these and the chip's figures (`plan_devices.DEVI
   collectives' real network time; docs/scaling.md says what the figure is and is not;
 - `estimated_mfu`: flops / (step seconds x the bfloat16 peak).
 
-`max_batch` finds the largest per-device batch whose train step fits, by doubling then
-bisection on compiles.
+`max_batch` finds the largest per-device batch whose train step fits, by compiles: guided by
+the line memory follows in the batch, with doubling and bisection to bracket it.
 """
 
 from __future__ import annotations
@@ -141,7 +141,8 @@ def step_time(cost: StepCost, peak_flops: float, bandwidth: float) -> tuple[floa
 
 
 def plan(program_for: Callable[[int], StepProgram], topology: Topology, per_device_batch: int,
-         hbm_bytes: int | None = None, with_eval: bool = True) -> dict[str, Any]:
+         hbm_bytes: int | None = None, with_eval: bool = True, train: StepCost | None = None
+         ) -> dict[str, Any]:
     """Compiles the steps for one per-device batch and estimates their fit and speed.
 
     Args:
@@ -150,6 +151,7 @@ def plan(program_for: Callable[[int], StepProgram], topology: Topology, per_devi
       per_device_batch: examples per device per step.
       hbm_bytes: the device memory to fit in (default: the chip's HBM over its devices).
       with_eval: compile the eval step too (its figures under "eval"; `fits` needs both).
+      train: the train step's figures at this batch, if already compiled (`TrainBytes`).
 
     Returns:
       The plan record (docs/scaling.md lists its fields).
@@ -157,9 +159,10 @@ def plan(program_for: Callable[[int], StepProgram], topology: Topology, per_devi
     kind = topology.kind
     per_chip = topology.devices_per_chip
     peak, bandwidth = kind.peak_bf16_flops / per_chip, kind.hbm_bytes_per_second / per_chip
-    hbm = int(hbm_bytes if hbm_bytes is not None else kind.hbm_bytes // per_chip)
+    hbm = hbm_bytes_per_device(topology, hbm_bytes)
     program = program_for(per_device_batch)
-    train = compile_step(program, topology.devices, train=True)
+    if train is None:
+        train = compile_step(program, topology.devices, train=True)
     seconds, source = step_time(train, peak, bandwidth)
     global_batch = per_device_batch * len(topology.devices)
     record = {
@@ -177,6 +180,7 @@ def plan(program_for: Callable[[int], StepProgram], topology: Topology, per_devi
         "estimated_examples_per_second": global_batch / seconds if seconds > 0 else None,
         "estimated_mfu": train.flops / (seconds * peak) if seconds > 0 else None,
         "peak_bf16_flops_per_device": peak, "hbm_bytes_per_second_per_device": bandwidth,
+        "max_batch_estimate": batch_estimate(train, per_device_batch, hbm),
     }
     if with_eval:
         evaluation = compile_step(program, topology.devices, train=False)
@@ -192,51 +196,86 @@ def plan(program_for: Callable[[int], StepProgram], topology: Topology, per_devi
     return record
 
 
-def max_batch(fits_at: Callable[[int], bool], start: int = 1, limit: int = 1 << 16) -> int:
-    """The largest batch in 1..limit for which `fits_at` holds (0 if none), assuming that
-    whatever fits, every smaller batch fits too.
+def batch_estimate(cost: StepCost, batch: int, budget: int) -> int:
+    """The largest per-device batch whose train step would fit `budget`, from one compile at
+    `batch`: the outputs (the new state and metrics) stay, every other byte grows with the
+    batch. Conservative: gradients and the optimizer's temporaries do not grow with it."""
+    fixed = cost.outputs
+    per_example = (cost.total_bytes - fixed) / batch
+    return max(int((budget - fixed) // per_example), 0) if per_example > 0 else 0
 
-    Doubles (or halves) from `start` until the answer is bracketed, then bisects: about
-    2 log2(answer) calls of `fits_at`, each one compile.
+
+def linear_batch(points: dict[int, int], budget: int) -> int | None:
+    """The largest batch whose bytes fit `budget` on the line through two measured
+    (batch, bytes) points (the two largest batches), or None with fewer than two."""
+    if len(points) < 2:
+        return None
+    (b0, m0), (b1, m1) = sorted(points.items())[-2:]
+    slope = (m1 - m0) / (b1 - b0)
+    if slope <= 0:
+        return None
+    return int(math.floor(b1 + (budget - m1) / slope))
+
+
+def max_batch(bytes_at: Callable[[int], int], budget: int, start: int = 1,
+              limit: int = 1 << 16) -> int:
+    """The largest batch in 1..limit whose `bytes_at(batch)` is within `budget` (0 if none),
+    assuming bytes grow with the batch.
+
+    Each `bytes_at` call is one compile, so the search guesses where it can: memory is close to
+    linear in the batch, so after two compiles it tries the batch where the line through the
+    last two meets the budget, and that batch + 1; otherwise it doubles (or halves) from
+    `start` until the answer is bracketed, then bisects. Linear memory takes 3 or 4 compiles;
+    any monotone memory at most about 2 log2(answer) + 4.
     """
-    start = int(np.clip(start, 1, limit))
-    if fits_at(start):
-        low, high = start, None
-        while high is None:
-            if low == limit:
-                return limit
-            trial = min(2 * low, limit)
-            if fits_at(trial):
-                low = trial
-            else:
-                high = trial
-    else:
-        low, high = 0, start
-        while high > 1:
-            trial = high // 2
-            if fits_at(trial):
-                low = trial
-                break
-            high = trial
-        if low == 0:
-            return 0
-    while high - low > 1:
-        middle = (low + high) // 2
-        if fits_at(middle):
-            low = middle
+    points: dict[int, int] = {}
+    low, high = 0, limit + 1  # the largest batch known to fit, the smallest known not to
+
+    def probe(batch: int) -> None:
+        nonlocal low, high
+        points[batch] = bytes_at(batch)
+        if points[batch] <= budget:
+            low = max(low, batch)
         else:
-            high = middle
+            high = min(high, batch)
+
+    probe(int(np.clip(start, 1, limit)))
+    guessed = False
+    while high - low > 1:
+        guess = linear_batch(points, budget)
+        if not guessed and guess is not None:
+            guessed = True  # one guess, then its neighbour: the boundary if memory is linear
+            guess = min(max(guess, low + 1), high - 1)
+            probe(guess)
+            neighbour = guess + 1 if low == guess else guess - 1
+            if low < neighbour < high:
+                probe(neighbour)
+        elif high == limit + 1:
+            probe(min(2 * low, limit))
+        elif low == 0:
+            probe(max(high // 2, 1))
+        else:
+            probe((low + high) // 2)
     return low
 
 
-def train_fits(program_for: Callable[[int], StepProgram], topology: Topology,
-               hbm_bytes: int | None = None) -> Callable[[int], bool]:
-    """batch -> whether the train step at that per-device batch fits the device memory."""
-    per_chip = topology.devices_per_chip
-    hbm = hbm_bytes if hbm_bytes is not None else topology.kind.hbm_bytes // per_chip
+class TrainBytes:
+    """batch -> per-device bytes of the train step at that per-device batch (one compile per
+    batch; `costs` keeps each compile's figures, so the plan at the batch found reuses it)."""
 
-    def fits(batch: int) -> bool:
-        """Compiles the train step at `batch` and compares its bytes to the memory."""
-        return compile_step(program_for(batch), topology.devices).total_bytes <= hbm
+    def __init__(self, program_for: Callable[[int], StepProgram], topology: Topology):
+        self.program_for, self.topology = program_for, topology
+        self.costs: dict[int, StepCost] = {}
 
-    return fits
+    def __call__(self, batch: int) -> int:
+        if batch not in self.costs:
+            self.costs[batch] = compile_step(self.program_for(batch), self.topology.devices)
+        return self.costs[batch].total_bytes
+
+
+def hbm_bytes_per_device(topology: Topology, hbm_bytes: int | None = None) -> int:
+    """The memory a device's program must fit: `hbm_bytes`, or the chip's HBM over its
+    devices."""
+    if hbm_bytes is not None:
+        return int(hbm_bytes)
+    return int(topology.kind.hbm_bytes // topology.devices_per_chip)

@@ -134,8 +134,10 @@ def test_one_convolution_flops(v5e_2x2):
 def test_max_batch_fits_and_twice_it_does_not(v5e_2x2):
     # Memory for 3 examples per device: the search must find 3 (totals grow with the batch).
     hbm = planning.compile_step(_conv_program(3), v5e_2x2.devices).total_bytes
-    found = planning.max_batch(planning.train_fits(_conv_program, v5e_2x2, hbm))
+    train_bytes = planning.TrainBytes(_conv_program, v5e_2x2)
+    found = planning.max_batch(train_bytes, hbm)
     assert found == 3
+    assert len(train_bytes.costs) <= 4  # memory is linear in the batch: a guess and its check
 
     def fits(batch: int) -> bool:
         """An independent plan of the batch."""
@@ -171,16 +173,29 @@ def test_unknown_topology_is_one_line():
 
 
 @pytest.mark.parametrize("limit,start", [(37, 1), (37, 64), (1, 1), (64, 64), (0, 5)])
-def test_max_batch_search(limit, start):
+@pytest.mark.parametrize("memory", ["linear", "quadratic", "step"])
+def test_max_batch_search(limit, start, memory):
     calls = []
+    growth = {"linear": lambda b: 100 * b + 50, "quadratic": lambda b: b * b + 7 * b,
+              "step": lambda b: 10**9 if b > limit else 0}[memory]
+    budget = growth(limit) if limit else 0
 
-    def fits(batch: int) -> bool:
-        """Fits up to `limit`."""
+    def bytes_at(batch: int) -> int:
+        """Memory that grows with the batch; `limit` is the last batch within the budget."""
         calls.append(batch)
-        return batch <= limit
+        return growth(batch)
 
-    assert planning.max_batch(fits, start=start) == limit
-    assert len(calls) <= 2 * math.log2(max(limit, start, 2)) + 2
+    assert planning.max_batch(bytes_at, budget, start=start) == limit
+    assert len(calls) <= 2 * math.log2(max(limit, start, 2)) + 4
+    if memory == "linear" and limit > 1:
+        assert len(calls) <= 4  # the first doubling, the line's guess and its neighbour
+
+
+def test_batch_estimate_grows_everything_but_the_outputs():
+    # 1 GB of state and metrics out, 3 GB of the rest at 8 examples: 16 GB fit 40.
+    cost = planning.StepCost(1.0, 0.0, 0.0, 0.0, 2 * 10**9, 3 * 10**9, 10**9, 2 * 10**9)
+    assert planning.batch_estimate(cost, 8, 16 * 10**9) == 40
+    assert planning.batch_estimate(cost, 8, 10**9 // 2) == 0
 
 
 def test_step_time_falls_back_to_the_roofline():
