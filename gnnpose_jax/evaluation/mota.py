@@ -51,8 +51,8 @@ class MotCounts:
 
 
 @dataclasses.dataclass(frozen=True)
-class _Matches:
-    """Matched pairs, one row each (frame, joint, GT id, prediction id, distance)."""
+class JointMatches:
+    """Matched pairs, one row each: labeled frame, joint, GT id, prediction id, distance."""
 
     frame: np.ndarray
     joint: np.ndarray
@@ -117,8 +117,8 @@ def _history_key(acc: np.ndarray, track: np.ndarray, frame: np.ndarray,
     return (acc.astype(np.int64) * max_track + track) * (num_frames + 1) + frame
 
 
-def _solve_ambiguous(prep: Prepared, pairs: Pairs, cells: np.ndarray, easy: _Matches,
-                     num_joints: int) -> _Matches:
+def _solve_ambiguous(prep: Prepared, pairs: Pairs, cells: np.ndarray, easy: JointMatches,
+                     num_joints: int) -> JointMatches:
     """Runs the sequential update on the ambiguous cells, in frame order per accumulator."""
     max_track = _max_track(prep)
     nf = prep.num_frames
@@ -156,8 +156,8 @@ def _solve_ambiguous(prep: Prepared, pairs: Pairs, cells: np.ndarray, easy: _Mat
             solved[(a, int(oids[r]))] = (f, int(hids[col]))
             rows.append((f, j, int(oids[r]), int(hids[col]), float(dist[r, col])))
     cols = list(zip(*rows, strict=True)) if rows else [[]] * 5
-    return _Matches(*(np.asarray(v, dtype=t) for v, t in zip(cols, (int, int, int, int, float),
-                                                                strict=True)))
+    return JointMatches(*(np.asarray(v, dtype=t)
+                          for v, t in zip(cols, (int, int, int, int, float), strict=True)))
 
 
 def _has_previous(groups: np.ndarray, order: np.ndarray) -> np.ndarray:
@@ -174,7 +174,7 @@ def _previous_value(values: np.ndarray, order: np.ndarray) -> np.ndarray:
     return prev
 
 
-def _history(m: _Matches, acc: np.ndarray, max_track: int) -> tuple[np.ndarray, ...]:
+def _history(m: JointMatches, acc: np.ndarray, max_track: int) -> tuple[np.ndarray, ...]:
     """Switch and official-MOTP event flags of every match, from the match history.
 
     Args:
@@ -210,6 +210,61 @@ def _sum_by(index: np.ndarray, weights: np.ndarray | None, shape: tuple[int, int
     return np.bincount(index, weights=weights, minlength=size)[:size].reshape(shape)
 
 
+def _scored_frames(prep: Prepared, official_quirks: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(F,) bool each: the frames scored as 1 miss + 1 false positive per joint (no predicted
+    or no GT people), and the frames scored normally (matched)."""
+    nf = prep.num_frames
+    gt_count = np.bincount(prep.gt.frame, minlength=nf)
+    pred_count = np.bincount(prep.pred.frame, minlength=nf)
+    scored = ~prep.frame_last if official_quirks else np.ones(nf, bool)
+    dummy = scored & ((gt_count == 0) | (pred_count == 0)) & official_quirks
+    return dummy, scored & ~dummy
+
+
+def _match(prep: Prepared, pairs: Pairs, normal: np.ndarray) -> tuple[JointMatches, np.ndarray]:
+    """Every match of the normally scored frames, and the (S, J) sum of the candidate pairs'
+    distances (a term of the official MOTP)."""
+    num_joints = prep.gt.present.shape[1]
+    shape = (len(prep.seq_names), num_joints)
+    pair_idx, joint = np.nonzero(pairs.match & normal[prep.pred.frame[pairs.pred]][:, None])
+    gt, pred = pairs.gt[pair_idx], pairs.pred[pair_idx]
+    dist = pairs.dist[pair_idx, joint]
+    frame = prep.pred.frame[pred]
+    raw_sum = _sum_by(prep.frame_seq[frame] * num_joints + joint, dist, shape)
+    gt_degree = np.bincount(gt * num_joints + joint, minlength=len(prep.gt.frame) * num_joints)
+    pred_degree = np.bincount(pred * num_joints + joint,
+                              minlength=len(prep.pred.frame) * num_joints)
+    cell = frame * num_joints + joint
+    crowded = (gt_degree[gt * num_joints + joint] > 1) | (pred_degree[pred * num_joints + joint]
+                                                          > 1)
+    hard_cells = np.unique(cell[crowded])
+    easy = ~np.isin(cell, hard_cells)
+    easy_matches = JointMatches(frame[easy], joint[easy], prep.gt.track_id[gt[easy]],
+                                prep.pred.track_id[pred[easy]], dist[easy])
+    hard_matches = _solve_ambiguous(prep, pairs, hard_cells, easy_matches, num_joints)
+    m = JointMatches(*(np.concatenate([a, b]) for a, b in zip(
+        dataclasses.astuple(easy_matches), dataclasses.astuple(hard_matches), strict=True)))
+    return m, raw_sum
+
+
+def match_joints(prep: Prepared, pairs: Pairs,
+                 official_quirks: bool = True) -> tuple[JointMatches, np.ndarray]:
+    """Every matched (GT, predicted) joint pair that `clear_mot` counts, and which are switches.
+
+    Args:
+      prep: preprocessed data.
+      pairs: all same-frame pairs with their distances and matches.
+      official_quirks: as `clear_mot`.
+
+    Returns:
+      (matches, switch): the matches, and (N,) bool, True where the match is an identity switch
+      (the GT id's previous match, in the same sequence and joint, had another prediction id).
+    """
+    m, _ = _match(prep, pairs, _scored_frames(prep, official_quirks)[1])
+    num_joints = prep.gt.present.shape[1]
+    return m, _history(m, prep.frame_seq[m.frame] * num_joints + m.joint, _max_track(prep))[0]
+
+
 def clear_mot(prep: Prepared, pairs: Pairs, official_quirks: bool = True) -> MotCounts:
     """CLEAR-MOT counts per sequence and joint, as the official toolkit accumulates them.
 
@@ -225,12 +280,7 @@ def clear_mot(prep: Prepared, pairs: Pairs, official_quirks: bool = True) -> Mot
     """
     num_joints = prep.gt.present.shape[1]
     shape = (len(prep.seq_names), num_joints)
-    nf = prep.num_frames
-    gt_count = np.bincount(prep.gt.frame, minlength=nf)
-    pred_count = np.bincount(prep.pred.frame, minlength=nf)
-    scored = ~prep.frame_last if official_quirks else np.ones(nf, bool)
-    dummy = scored & ((gt_count == 0) | (pred_count == 0)) & official_quirks
-    normal = scored & ~dummy
+    dummy, normal = _scored_frames(prep, official_quirks)
 
     dummies = np.bincount(prep.frame_seq[dummy], minlength=shape[0])[:, None] * np.ones(
         num_joints, int)
@@ -241,27 +291,7 @@ def clear_mot(prep: Prepared, pairs: Pairs, official_quirks: bool = True) -> Mot
     hyps = _cells_sum(prep.frame_seq[prep.pred.frame[pred_rows]], prep.pred.present[pred_rows],
                       shape) + dummies
 
-    pair_idx, joint = np.nonzero(pairs.match & normal[prep.pred.frame[pairs.pred]][:, None])
-    gt, pred = pairs.gt[pair_idx], pairs.pred[pair_idx]
-    dist = pairs.dist[pair_idx, joint]
-    frame = prep.pred.frame[pred]
-    cand_seq_joint = prep.frame_seq[frame] * num_joints + joint
-    raw_sum = _sum_by(cand_seq_joint, dist, shape)
-
-    gt_degree = np.bincount(gt * num_joints + joint, minlength=len(prep.gt.frame) * num_joints)
-    pred_degree = np.bincount(pred * num_joints + joint,
-                              minlength=len(prep.pred.frame) * num_joints)
-    cell = frame * num_joints + joint
-    crowded = (gt_degree[gt * num_joints + joint] > 1) | (pred_degree[pred * num_joints + joint]
-                                                          > 1)
-    hard_cells = np.unique(cell[crowded])
-    easy = ~np.isin(cell, hard_cells)
-    easy_matches = _Matches(frame[easy], joint[easy], prep.gt.track_id[gt[easy]],
-                            prep.pred.track_id[pred[easy]], dist[easy])
-    hard_matches = _solve_ambiguous(prep, pairs, hard_cells, easy_matches, num_joints)
-    m = _Matches(*(np.concatenate([a, b]) for a, b in zip(
-        dataclasses.astuple(easy_matches), dataclasses.astuple(hard_matches), strict=True)))
-
+    m, raw_sum = _match(prep, pairs, normal)
     index = prep.frame_seq[m.frame] * num_joints + m.joint
     switch, ascend, transfer, migrate = _history(m, index, _max_track(prep))
     matches = _sum_by(index, None, shape).astype(int)

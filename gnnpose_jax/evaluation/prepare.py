@@ -31,6 +31,8 @@ class People:
       track_id: (N,) int.
       score: (N, J) float64 joint scores (predictions; MIN_SCORE where missing).
       head_size: (N,) float64 (ground truth; NaN for predictions).
+      visible: (N, J) bool: the joint's stored visibility flag is set (v > 0); a present joint
+        without it is annotated but hidden. None where not read (PoseTrack21 scoring).
     """
 
     frame: np.ndarray
@@ -39,6 +41,7 @@ class People:
     track_id: np.ndarray
     score: np.ndarray
     head_size: np.ndarray
+    visible: np.ndarray | None = None
 
     def frame_starts(self, num_frames: int) -> np.ndarray:
         """(F + 1,) int: the people of labeled frame f are `starts[f]:starts[f + 1]`."""
@@ -131,7 +134,8 @@ def _people(people: list[Person], frame: list[int], regions: dict[int, list[np.n
                           else np.asarray(p.scores, np.float64)[joints.EVAL_SLOTS]
                           for p in kept]).reshape(len(kept), len(joints.EVAL_SLOTS))
     return People(frame=frame_arr[keep], xy=kp[keep, :, :2], present=present[keep],
-                  track_id=track[keep], score=score, head_size=head_size)
+                  track_id=track[keep], score=score, head_size=head_size,
+                  visible=kp[keep, :, 2] > 0)
 
 
 def _head_size(person: Person) -> float:
