@@ -6,7 +6,8 @@
 
 `compile` runs `python -m gnnpose_jax.plan` once per model, dtype and compiled slice
 (`COMPILED`) at the paper's per-device batch, one after the other (libtpu allows one compiler
-per host), and writes PLANS/<model>_<slice>_<dtype>.json; a plan already there is kept, so an
+per host; `--kinds h100` compiles for 8 H100s through JAX's CUDA plugin, the `[gpu-plan]`
+extra), and writes PLANS/<model>_<slice>_<dtype>.json; a plan already there is kept, so an
 interrupted run resumes. `--search MODEL:SLICE:DTYPE` also runs `plan --max-batch` for that
 combination (PLANS/<...>_max.json).
 
@@ -43,10 +44,10 @@ MODELS = {
                 "official YOLOX recipe: 64 over 8 GPUs"),
 }
 #: The slices compiled; every other slice of the same kind reuses its per-device program.
-COMPILED = {"v5e": "v5e:16x16", "v5p": "v5p:2x2x2"}
+COMPILED = {"v5e": "v5e:16x16", "v5p": "v5p:2x2x2", "h100": "h100:8"}
 #: The slices of the table: (name, device kind, devices, hosts).
 SLICES = [("v5e:2x2", "v5e", 4, 1), ("v5e:4x4", "v5e", 16, 4), ("v5e:16x16", "v5e", 256, 64),
-          ("v5p:2x2x2", "v5p", 8, 2)]
+          ("v5p:2x2x2", "v5p", 8, 2), ("h100:8", "h100", 8, 1)]
 DTYPES = ("float32", "bfloat16")
 GIB = 1024**3
 
@@ -134,7 +135,8 @@ def main() -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("compile")
     run.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
-    run.add_argument("--kinds", nargs="+", default=list(COMPILED), choices=list(COMPILED))
+    run.add_argument("--kinds", nargs="+", default=["v5e", "v5p"], choices=list(COMPILED),
+                     help="h100 needs the [gpu-plan] extra")
     run.add_argument("--search", nargs="*", default=[], metavar="MODEL:KIND:DTYPE")
     show = sub.add_parser("table")
     show.add_argument("--feed", nargs="*", default=[], metavar="MODE=EXAMPLES_PER_CORE")

@@ -10,7 +10,9 @@ keyed by JAX's `device.device_kind`. Sources (vendor spec pages, by name):
 
 `load_topology("v5e:2x2")` describes a TPU slice with `jax.experimental.topologies`: abstract
 devices that programs compile for on any machine with libtpu installed (the `[tpu]` extra),
-with no TPU present and none touched.
+with no TPU present and none touched. `load_topology("h100:8")` does the same for H100 GPUs
+through JAX's CUDA plugin (the `[gpu-plan]` extra), given the chip's description as a GPU
+target config (`H100_TARGET`), so no GPU is needed either.
 """
 
 from __future__ import annotations
@@ -55,9 +57,41 @@ DEVICE_KINDS = {
     "NVIDIA H100 80GB HBM3": DeviceKind("H100", 989e12, 80 * 10**9, 3350e9),
 }
 
-#: pip's way to the TPU compiler.
+#: pip's way to the TPU compiler, and to the GPU one.
 TPU_EXTRA = 'pip install -e ".[tpu]"'
+GPU_EXTRA = 'pip install -e ".[gpu-plan]"'
 _TOPOLOGY_NAME = re.compile(r"^[A-Za-z0-9_ ]+[:=_][0-9x]+(_twisted|_untwisted)?$")
+#: `h100:D` (D GPUs on one host) or `h100:HxD` (H hosts of D GPUs).
+_GPU_TOPOLOGY = re.compile(r"^h100:(?:([1-9][0-9]*)x)?([1-9][0-9]*)$")
+
+#: What XLA's GPU compiler needs to know of an H100 SXM (80 GB HBM3) to compile for it without
+#: one, as a `GpuTargetConfigProto` (text format): NVIDIA's published figures for the chip
+#: (132 SMs, compute capability 9.0, 80 GB at 3.35 TB/s, 50 MB of L2, 228 KB of shared memory
+#: per SM) and the CUDA limits every recent NVIDIA GPU shares.
+H100_TARGET = """gpu_device_info {
+  threads_per_block_limit: 1024
+  threads_per_warp: 32
+  shared_memory_per_block: 49152
+  shared_memory_per_core: 233472
+  shared_memory_per_block_optin: 232448
+  threads_per_core_limit: 2048
+  core_count: 132
+  fpus_per_core: 128
+  block_dim_limit_x: 2147483647
+  block_dim_limit_y: 65535
+  block_dim_limit_z: 65535
+  memory_bandwidth: 3350000000000
+  l2_cache_size: 52428800
+  clock_rate_ghz: 1.98
+  device_memory_size: 80000000000
+  registers_per_core_limit: 65536
+  registers_per_block_limit: 65536
+  cuda_compute_capability { major: 9 minor: 0 }
+}
+platform_name: "CUDA"
+dnn_version_info { major: 9 }
+device_description_str: "NVIDIA H100 80GB HBM3"
+"""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,6 +126,14 @@ class Topology:
         return len(self.devices) // self.chips
 
 
+def has_cuda_plugin() -> bool:
+    """Whether JAX's CUDA plugin (the GPU compiler) is installed."""
+    try:
+        return importlib.util.find_spec("jax_plugins.xla_cuda12") is not None
+    except ModuleNotFoundError:  # no jax_plugins namespace at all
+        return False
+
+
 def has_libtpu() -> bool:
     """Whether the TPU compiler is installed (the `libtpu` package, or $TPU_LIBRARY_PATH)."""
     path = os.environ.get("TPU_LIBRARY_PATH", "")
@@ -117,15 +159,19 @@ def load_topology(name: str) -> Topology:
     """The abstract devices of a TPU slice.
 
     Args:
-      name: `KIND:AxB[xC]`, e.g. `v5e:2x2`, `v5e:16x16`, `v5p:2x2x2`, `v4:2x2x1`, `v6e:2x2`.
+      name: `KIND:AxB[xC]`, e.g. `v5e:2x2`, `v5e:16x16`, `v5p:2x2x2`, `v4:2x2x1`, `v6e:2x2`;
+        or `h100:D` / `h100:HxD` for D H100 GPUs on each of H hosts.
 
     Returns:
       The topology.
 
     Raises:
-      MissingDependencyError: libtpu is not installed.
+      MissingDependencyError: libtpu (or, for H100s, JAX's CUDA plugin) is not installed.
       ConfigError: a name libtpu does not know.
     """
+    gpu = _GPU_TOPOLOGY.match(name)
+    if gpu:
+        return _gpu_topology(name, int(gpu.group(1) or 1), int(gpu.group(2)))
     if not has_libtpu():
         raise MissingDependencyError(f"--topology {name}: compiling for TPU needs libtpu, "
                                      f"which is not installed; install it with {TPU_EXTRA}")
@@ -144,3 +190,23 @@ def load_topology(name: str) -> Topology:
     chips = len({(d.process_index, tuple(d.coords)) for d in devices})
     return Topology(name=name, devices=devices, device_kind=devices[0].device_kind,
                     hosts=len({d.process_index for d in devices}), chips=chips)
+
+
+def _gpu_topology(name: str, hosts: int, per_host: int) -> Topology:
+    """H100s described by `H100_TARGET`, `per_host` on each of `hosts` hosts."""
+    if not has_cuda_plugin():
+        raise MissingDependencyError(f"--topology {name}: compiling for GPUs needs JAX's CUDA "
+                                     f"plugin, which is not installed; install it with "
+                                     f"{GPU_EXTRA}")
+    from jax.experimental import topologies
+
+    try:
+        with _quiet_stderr():  # the plugin's note that no GPU is visible, irrelevant here
+            devices = tuple(topologies.get_topology_desc(
+                "h100", "cuda", target_config=H100_TARGET,
+                topology=f"1x{hosts}x{per_host}").devices)
+    except Exception as e:  # the plugin raises JaxRuntimeError with its reason
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ConfigError(f"--topology {name}: {reason}") from None
+    return Topology(name=name, devices=devices, device_kind=devices[0].device_kind,
+                    hosts=hosts, chips=len(devices))

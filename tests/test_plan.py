@@ -217,3 +217,28 @@ def test_missing_libtpu_is_one_line(monkeypatch, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "libtpu" in err and "[tpu]" in err
+
+
+def test_missing_cuda_plugin_is_one_line(monkeypatch, capsys):
+    monkeypatch.setattr(plan_devices, "has_cuda_plugin", lambda: False)
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(lambda: plan.main(["plan", "--config", str(ROOT / "configs/synthetic_hrnet.py"),
+                                   "--topology", "h100:8"]))
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "CUDA plugin" in err and "[gpu-plan]" in err
+
+
+@pytest.mark.skipif(not plan_devices.has_cuda_plugin(),
+                    reason="JAX's CUDA plugin is not installed (the [gpu-plan] extra)")
+def test_h100_plan_without_a_gpu():
+    # The GPU compiler reports no FLOPs: they come from the step as lowered for the CPU.
+    topology = plan_devices.load_topology("h100:2x4")
+    assert (len(topology.devices), topology.hosts, topology.kind.name) == (8, 2, "H100")
+    n, hw, cin, cout, k = 8, 34, 16, 32, 3
+    record = planning.plan(lambda b: _conv_program(b, hw, cin, cout, k), topology, n,
+                           with_eval=False)
+    out = hw - k + 1
+    assert record["flops_per_device_step"] == pytest.approx(2 * n * out * out * cin * cout * k * k,
+                                                            rel=0.01)
+    assert record["fits"] and record["bytes_per_device"]["arguments"] >= 4 * n * hw * hw * cin
