@@ -17,10 +17,13 @@ the PoseTrack configs, reading the world's folder:
 
 Each row times what the training loop waits for: `next(iterator)` and the mode's `to_batch`,
 over `--batches` batches after the first (worker start-up excluded), with 0 grain workers (all
-in the training thread: one core), 1 and 2. It prints examples/s, the ratio to 0 workers, and
-the share of the time spent in `to_batch`.
+in the training process), 1 and 2. It prints examples per wall second, the ratio to 0 workers,
+examples per CPU second of the training process (all its threads, workers not counted) and the
+share of the wall time spent in `to_batch`. With 0 workers the CPU-second rate is the feed
+rate of one host core, and it holds up when other jobs share the machine (wall rates do not);
+with workers it is the ceiling the training process itself sets.
 
-    python benchmarks/bench_input.py                           # defaults (a few minutes)
+    python benchmarks/bench_input.py                           # defaults (2 to 6 minutes)
     python benchmarks/bench_input.py --modes gnn gnn-loop --workers 0 2 --batches 8
 
 The CPU is usually shared: figures vary with the machine's load.
