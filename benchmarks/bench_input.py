@@ -73,8 +73,9 @@ def write_world(root: Path, videos: int, frames: int, image_hw: tuple[int, int])
     return rate
 
 
-def mode_config(mode: str, root: Path, workers: int, batch: int | None):
-    """The mode's PoseTrack config, reading the world at `root` with `workers` grain workers."""
+def mode_config(mode: str, root: Path, workers: int, batch: int):
+    """The mode's PoseTrack config, reading the world at `root` with `workers` grain workers
+    (and `batch` examples per batch, unless 0)."""
     config = config_lib.load_config_file(str(ROOT / "configs" / MODES[mode][0]))
     config.data.source = "folder"
     config.data.root = str(root)
