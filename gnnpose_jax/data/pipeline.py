@@ -15,7 +15,8 @@ integer references, enumerated from the index without decoding a record:
 `make_loader` turns references and a transform into a `grain.IterDataset`:
 
     refs -> shuffle(seed) -> repeat(epochs) -> random_map(transform) -> slice(process)
-         -> batch(devices x per-device batch) -> to_iter_dataset -> mp_prefetch(workers)
+         -> batch(devices x per-device batch) [-> map(batch_map)] -> to_iter_dataset
+         -> mp_prefetch(workers)
 
 The shuffle is global and reseeded every epoch; each process then takes every `shard_count`-th
 example of the shuffled stream, so the processes see disjoint examples and, with a finite
@@ -32,7 +33,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from collections.abc import Sequence as SequenceType
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -306,7 +307,8 @@ class LoaderConfig:
 
 
 def make_loader(refs: np.ndarray, transform: grain.transforms.RandomMap, config: LoaderConfig,
-                name: str = "loader") -> grain.IterDataset:
+                name: str = "loader", batch_map: Callable[[Any], Any] | None = None
+                ) -> grain.IterDataset:
     """The batched, sharded, shuffled pipeline over sample references.
 
     Args:
@@ -314,10 +316,12 @@ def make_loader(refs: np.ndarray, transform: grain.transforms.RandomMap, config:
       transform: reference -> example NamedTuple.
       config: batching, shuffling, sharding and workers.
       name: what the examples come from, for errors.
+      batch_map: optional (picklable) function of each stacked batch, run where the batch is
+        made (in the worker processes when there are any), e.g. GNN graph building and padding.
 
     Returns:
-      A `grain.IterDataset` of batches with fields (num_devices, per_device_batch, ...);
-      `iter()` gives a checkpointable iterator.
+      A `grain.IterDataset` of batches with fields (num_devices, per_device_batch, ...), or of
+      what `batch_map` makes of them; `iter()` gives a checkpointable iterator.
 
     Raises:
       DataError: no references (an empty split), or fewer than one global batch.
@@ -349,6 +353,8 @@ def make_loader(refs: np.ndarray, transform: grain.transforms.RandomMap, config:
     ds = ds[shard_index::shard_count]
     ds = ds.batch(batch, drop_remainder=True,
                   batch_fn=functools.partial(stack_for_devices, num_devices=num_devices))
+    if batch_map is not None:
+        ds = ds.map(batch_map)
     read = grain.ReadOptions(num_threads=config.read_threads,
                              prefetch_buffer_size=config.read_buffer_size)
     ds = ds.to_iter_dataset(read)

@@ -171,7 +171,8 @@ def build(config: ml_collections.ConfigDict, workdir: Path, per_device_batch: in
     budget = graph_budget(spec, per_device_batch)
     train_loader, val_loader, num_examples = inputs.gnn_loaders(
         config, workdir, per_device_batch,
-        estimates_for=functools.partial(history_estimates, config, workdir, hrnet, frozen))
+        estimates_for=functools.partial(history_estimates, config, workdir, hrnet, frozen),
+        step_batch=functools.partial(inputs.gnn_batch, spec=spec, budget=budget))
 
     def make_state(tx: optax.GradientTransformation) -> TrainState:
         """Fresh GNN parameters beside the frozen HRNet."""
@@ -191,5 +192,5 @@ def build(config: ml_collections.ConfigDict, workdir: Path, per_device_batch: in
     return Task(create_state=make_state, train_step=train_step, eval_step=eval_step,
                 train_loader=train_loader, val_loader=val_loader,
                 num_train_examples=num_examples,
-                to_batch=functools.partial(inputs.gnn_batch, spec=spec, budget=budget),
+                to_batch=inputs.prepared_batch,
                 export=write_export)

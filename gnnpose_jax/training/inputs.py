@@ -5,8 +5,9 @@ Adapts `data.pipeline` (grain loaders of `TopDownSample` / `TrackletWindow` /
 `DetectorSample` batches shaped (local devices, per-device batch, ...)) to the step contracts of
 `steps.py`:
 - train loaders repeat forever, reshuffled every pass; their iterators are what checkpoints
-  store, and batches are converted to step dicts in the loop (`hrnet_batch`, `gnn_batch`,
-  `detector_batch`);
+  store, and batches are converted to step dicts in the loop (`hrnet_batch`,
+  `detector_batch`), or, for the GNN, in the loaders' workers (`gnn_batch`: graph building
+  and padding);
 - validation loaders make one pass in order; the reference list is padded to a whole number of
   global batches and every example carries a `valid` flag, so that no example is dropped and
   every process runs the same number of eval steps (big_vision's masked last batch).
@@ -186,13 +187,15 @@ class FlaggedTransform(grain.transforms.RandomMap):
 
 
 def eval_loader(refs: np.ndarray, transform: grain.transforms.RandomMap, output: type,
-                config: ml_collections.ConfigDict, per_device_batch: int, name: str
-                ) -> grain.IterDataset:
-    """One ordered pass over padded references, batches of `output` with a `valid` field."""
+                config: ml_collections.ConfigDict, per_device_batch: int, name: str,
+                batch_map=None) -> grain.IterDataset:
+    """One ordered pass over padded references, batches of `output` with a `valid` field (or
+    what `batch_map` makes of them, as in `pipeline.make_loader`)."""
     global_batch = per_device_batch * jax.device_count()
     padded = pad_refs(refs, global_batch, config.data.max_val_examples)
     return pipeline.make_loader(padded, FlaggedTransform(transform, output),
-                                _loader_config(config, per_device_batch, train=False), name)
+                                _loader_config(config, per_device_batch, train=False), name,
+                                batch_map)
 
 
 def topdown_config(config: ml_collections.ConfigDict) -> topdown_samples.TopDownConfig:
@@ -247,7 +250,8 @@ def hrnet_loaders(config: ml_collections.ConfigDict, workdir: str | Path, per_de
 
 
 def gnn_loaders(config: ml_collections.ConfigDict, workdir: str | Path, per_device_batch: int,
-                estimates_for=None) -> tuple[grain.IterDataset, grain.IterDataset | None, int]:
+                estimates_for=None, step_batch=None
+                ) -> tuple[grain.IterDataset, grain.IterDataset | None, int]:
     """(train loader, val loader or None, number of train windows) of GNN mode.
 
     The val loader is None when the val split has no window (PoseTrack labels its val videos
@@ -259,6 +263,9 @@ def gnn_loaders(config: ml_collections.ConfigDict, workdir: str | Path, per_devi
       per_device_batch: windows per device per step.
       estimates_for: with `gnn.history_source = "hrnet"`, (record source, split) -> the
         history estimates of that split (`training.history`).
+      step_batch: optional window batch -> step batch (`gnn_batch` with its spec and budget),
+        run in the loaders (their worker processes, if any), so that graph building and
+        padding stay out of the training thread; None: the loaders give window batches.
     """
     data, settings = config.data, window_config(config)
     if settings.history_from_estimates and estimates_for is None:
@@ -286,12 +293,12 @@ def gnn_loaders(config: ml_collections.ConfigDict, workdir: str | Path, per_devi
     train, train_refs, train_transform = windows_of(data.train_split, True)
     train_loader = pipeline.make_loader(
         train_refs, train_transform, _loader_config(config, per_device_batch, train=True),
-        train.name)
+        train.name, step_batch)
     val, val_refs, val_transform = windows_of(data.val_split, False)
     val_loader = None
     if len(val_refs):
         val_loader = eval_loader(val_refs, val_transform, WindowEval, config, per_device_batch,
-                                 val.name)
+                                 val.name, step_batch)
     return train_loader, val_loader, len(train_refs)
 
 
@@ -360,8 +367,15 @@ def _device_graphs(windows_batch: Any, device: int, spec: GraphSpec, budget: Gra
     return batch_graphs(graphs, budget)
 
 
+def prepared_batch(batch: dict[str, Any]) -> dict[str, Any]:
+    """A batch its loader already made a step dict (GNN mode: `gnn_loaders(step_batch=...)`)."""
+    return batch
+
+
 def gnn_batch(windows_batch: Any, spec: GraphSpec, budget: GraphBudget) -> dict[str, Any]:
     """A (D, b, ...) `TrackletWindow` or `WindowEval` batch as the GNN step dict.
+
+    GNN mode runs it in the loaders' workers (`gnn_loaders(step_batch=...)`).
 
     Args:
       windows_batch: the loader's batch.

@@ -1,12 +1,16 @@
 """Training inputs (gnnpose_jax.training.inputs): TFDS loaders, padded evaluation references,
-visible-only HRNet targets."""
+visible-only HRNet targets, GNN step batches built in the loaders."""
 
 from __future__ import annotations
 
+import functools
+
+import jax
 import numpy as np
 
 from gnnpose_jax.data import pipeline
-from gnnpose_jax.training import inputs
+from gnnpose_jax.graphs import graph_budget
+from gnnpose_jax.training import gnn_mode, inputs
 from tests.helpers.micro_config import micro_config
 
 
@@ -51,3 +55,25 @@ def test_visible_only_targets(tmp_path):
     shown = before[:, 2] > 0
     np.testing.assert_array_equal(after[shown], before[shown])
     assert not after[~shown].any()
+
+
+def test_gnn_step_batches_built_in_the_loader_equal_those_built_in_the_loop(tmp_path):
+    # GNN mode builds and pads the graphs in the loaders (in the grain workers if any); before,
+    # the training loop did it on the loaders' window batches. Both must give the same step
+    # batches: train batches in this process, the padded val pass through a worker process.
+    config = micro_config("synthetic_gnn", gnn__history_source="gt")
+    spec = gnn_mode.gnn_config(config).graph
+    step_batch = functools.partial(inputs.gnn_batch, spec=spec, budget=graph_budget(spec, 3))
+    loop_train, loop_val, _ = inputs.gnn_loaders(config, tmp_path, 3)
+    loader_train = inputs.gnn_loaders(config, tmp_path, 3, step_batch=step_batch)[0]
+    config.data.num_workers = 1
+    worker_val = inputs.gnn_loaders(config, tmp_path, 3, step_batch=step_batch)[1]
+    loop_iter, loader_iter = iter(loop_train), iter(loader_train)
+    pairs = [(step_batch(next(loop_iter)), next(loader_iter)) for _ in range(2)]
+    pairs += [(step_batch(a), b) for a, b in zip(loop_val, worker_val, strict=True)]
+    assert len(pairs) == 5 and not pairs[-1][1]["mask"].all()  # 8 val windows, padded to 9
+    for expected, actual in pairs:
+        assert jax.tree.structure(actual) == jax.tree.structure(expected)
+        for e, a in zip(jax.tree.leaves(expected), jax.tree.leaves(actual), strict=True):
+            assert a.dtype == e.dtype
+            np.testing.assert_array_equal(a, e)
