@@ -17,8 +17,9 @@ collective, and the estimates leave its network time out), so the v5e rows reuse
 `v5e:16x16` compile and scale the global figures by the device count. Columns: per-device
 batch, step seconds (cost model or roofline, as `plan` chose), global examples/s, MFU, GiB
 per device, the largest batch that fits (searched where a `_max` plan exists, else `plan`'s
-one-compile estimate, marked ~), and the host CPU cores needed to feed one host at that rate,
-from `--feed`: each mode's input-pipeline examples/s per core (`benchmarks/bench_input.py`).
+one-compile estimate, marked ~), and the host CPU cores needed to feed each chip at that rate
+(of the vCPUs its host has per chip), from `--feed`: each mode's input-pipeline examples/s per
+core (`benchmarks/bench_input.py`).
 """
 
 from __future__ import annotations
@@ -45,10 +46,14 @@ MODELS = {
 }
 #: The slices compiled; every other slice of the same kind reuses its per-device program.
 COMPILED = {"v5e": "v5e:16x16", "v5p": "v5p:2x2x2", "h100": "h100:8"}
-#: The slices of the table: (name, device kind, devices, hosts).
-SLICES = [("v5e:2x2", "v5e", 4, 1), ("v5e:4x4", "v5e", 16, 4), ("v5e:16x16", "v5e", 256, 64),
-          ("v5p:2x2x2", "v5p", 8, 2), ("h100:8", "h100", 8, 1)]
+#: The slices of the table: (name, device kind, devices).
+SLICES = [("v5e:2x2", "v5e", 4), ("v5e:4x4", "v5e", 16), ("v5e:16x16", "v5e", 256),
+          ("v5p:2x2x2", "v5p", 8), ("h100:8", "h100", 8)]
 DTYPES = ("float32", "bfloat16")
+#: Host vCPUs per chip: v5e ct5lp-hightpu-4t, 112 for 4 chips; v5p, 208 for 4 chips (Google
+#: Cloud TPU docs, "TPU v5e" and "TPU v5p" pages); H100, a3-highgpu-8g, 208 for 8 GPUs
+#: (Google Cloud accelerator-optimized machine types).
+HOST_VCPUS_PER_CHIP = {"v5e": 28, "v5p": 52, "h100": 26}
 GIB = 1024**3
 
 
@@ -103,11 +108,11 @@ def _estimate(record: dict) -> int:
 def table(plans: Path, feed: dict[str, float]) -> str:
     """The markdown table of every plan found."""
     head = ("| model | dtype | slice | per-device batch | step s | examples/s | MFU "
-            "| GiB/device | fits | largest batch | host cores to feed |")
+            "| GiB/device | fits | largest batch | host cores per chip to feed (of) |")
     lines = [head, "|---" * (head.count("|") - 1) + "|"]
     for model, (_, mode, _, _) in MODELS.items():
         for dtype in DTYPES:
-            for name, kind, devices, hosts in SLICES:
+            for name, kind, devices in SLICES:
                 record = _load(plan_path(plans, model, kind, dtype))
                 if record is None:
                     continue
@@ -118,7 +123,9 @@ def table(plans: Path, feed: dict[str, float]) -> str:
                 per_device = record["per_device_batch"]
                 examples = per_device * devices / step
                 source = "" if record["step_time_source"] == "cost_model" else " (r)"
-                cores = (f"{examples / hosts / feed[mode]:.0f}" if mode in feed else "?")
+                need = examples / devices / feed[mode] if mode in feed else None
+                cores = (f"{need:.1f} ({HOST_VCPUS_PER_CHIP[kind]})" if need is not None
+                         else f"? ({HOST_VCPUS_PER_CHIP[kind]})")
                 lines.append(
                     f"| {model} | {dtype} | {name} | {per_device} | {step:.3g}{source} "
                     f"| {examples:,.0f} | {record['estimated_mfu']:.1%} "
