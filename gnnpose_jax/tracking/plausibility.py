@@ -19,8 +19,12 @@ nothing but t and the accepted share is set by hand.
 Pruning (`prune`). The present joints (score ≥ τ_joint) are linked by their limbs within
 bounds; the linked group with the highest summed joint score is kept, and every other group
 that touches an out-of-bounds limb is removed (its scores set to 0): a pose stitched from two
-people keeps the better-supported person and loses the other. Then any joint farther from
-the median of the remaining joints than its spread bound is removed. Poses with fewer than
+people keeps the better-supported person and loses the other. Then any joint left outside the
+kept group (one no limb ties to it: its neighbours are absent) that lies farther from the
+median of the remaining joints than its spread bound is removed. (The kept group's own joints
+are vouched for by their limbs; their spread would be measured from a centre that moves with
+the joints removed.) `implausible` is the strict test the bounds were fitted with: any limb or
+any joint outside its bounds. Poses with fewer than
 two present limbs have no scale and are left as they are. Bounds travel as a small JSON file
 (`save`, `load`); GNN training writes one into its run folder (`POSE_BOUNDS`).
 """
@@ -142,7 +146,8 @@ class PoseBounds:
         return bool(outside.any() or _too_far(keypoints, present, scale, self.spread).any())
 
     def keep(self, keypoints: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
-        """(K,) bool: the joints `prune` keeps (absent joints count as kept)."""
+        """(K,) bool: the joints `prune` keeps (module docstring; absent joints count as
+        kept)."""
         present = scores >= threshold
         ratio, scale = self.limb_ratios(keypoints, present)
         if np.isnan(scale):
@@ -158,7 +163,7 @@ class PoseBounds:
         cut[np.unique(group[LIMBS[bad].ravel()])] = True
         removed = present & (group != best) & cut[group]
         remaining = present & ~removed
-        removed |= _too_far(keypoints, remaining, scale, self.spread)
+        removed |= (group != best) & _too_far(keypoints, remaining, scale, self.spread)
         return ~removed
 
     def prune(self, keypoints: np.ndarray, scores: np.ndarray, threshold: float
@@ -248,20 +253,28 @@ def _ratios(points: np.ndarray, present: np.ndarray, typical: np.ndarray
     has = present[:, LIMBS[:, 0]] & present[:, LIMBS[:, 1]]
     relative = np.where(has, _limb_lengths(points) / typical, np.nan)
     enough = has.sum(axis=1) >= MIN_LIMBS
-    scale = np.full(len(points), np.nan)
-    if enough.any():
-        scale[enough] = np.nanmedian(relative[enough], axis=1)
+    scale = np.where(enough, _row_median(relative), np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(enough[:, None] & (scale[:, None] > 0), relative / scale[:, None],
                          np.nan)
     return ratio, scale
 
 
+def _row_median(values: np.ndarray) -> np.ndarray:
+    """(N,) the median of each row's non-NaN values (NaN for a row without one); faster than
+    `np.nanmedian` on the tracker's single short rows."""
+    ordered = np.sort(values, axis=1)  # NaN sorts last
+    count = (~np.isnan(values)).sum(axis=1)
+    low = np.take_along_axis(ordered, np.maximum((count - 1) // 2, 0)[:, None], axis=1)[:, 0]
+    high = np.take_along_axis(ordered, np.maximum(count // 2, 0)[:, None], axis=1)[:, 0]
+    return np.where(count > 0, (low + high) / 2, np.nan)
+
+
 def _spreads(points: np.ndarray, present: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """(N, K) each present joint's distance from its pose's median joint over ŝ (else NaN)."""
     masked = np.where(present[..., None], points, np.nan)
+    centre = np.stack([_row_median(masked[..., 0]), _row_median(masked[..., 1])], axis=-1)
     with np.errstate(invalid="ignore"):
-        centre = np.nanmedian(np.where(present.any(axis=1)[:, None, None], masked, 0.0), axis=1)
         distance = np.linalg.norm(points - centre[:, None], axis=-1) / scale[:, None]
     return np.where(present, distance, np.nan)
 
