@@ -9,7 +9,8 @@ from gnnpose_jax.errors import ConfigError
 from gnnpose_jax.tracking.plausibility import PoseBounds
 from gnnpose_jax.tracking.same_person import agreement, covered
 from gnnpose_jax.tracking.tracker import OnlineTracker, Pose, TrackerConfig, merge_poses
-from tests.tracking.test_plausibility import LOWER, UPPER, stitched, walker_poses
+from tests.helpers.walkers import walker_poses
+from tests.tracking.test_plausibility import LOWER, UPPER, stitched
 from tests.tracking.test_tracker import ScriptedEstimator, _box, _person
 
 K = joints.NUM_JOINTS
