@@ -13,8 +13,8 @@ the joints the 1 − t quantile of their spreads. Then the lower bounds are scal
 (1 − shrink) and the upper and spread bounds by (1 + grow), each margin the smallest that
 rejects at most half of 1 − `accept` (`accept` = 99.5%) of the poses of videos held out of
 the fit (5-fold cross-validation over whole videos). A world's people differ in build, so
-bounds fitted on some people need a margin to accept others;
-nothing but t and the accepted share is set by hand.
+bounds fitted on some people need a margin to accept others; nothing but t and the accepted
+share is set by hand.
 
 Pruning (`prune`). The present joints (score ≥ τ_joint) are linked by their limbs within
 bounds; the linked group with the highest summed joint score is kept, and every other group
@@ -23,10 +23,10 @@ people keeps the better-supported person and loses the other. Then any joint lef
 kept group (one no limb ties to it: its neighbours are absent) that lies farther from the
 median of the remaining joints than its spread bound is removed. (The kept group's own joints
 are vouched for by their limbs; their spread would be measured from a centre that moves with
-the joints removed.) `implausible` is the strict test the bounds were fitted with: any limb or
-any joint outside its bounds. Poses with fewer than
-two present limbs have no scale and are left as they are. Bounds travel as a small JSON file
-(`save`, `load`); GNN training writes one into its run folder (`POSE_BOUNDS`).
+the joints removed.) Poses with fewer than two present limbs have no scale and are left as
+they are. `implausible` is the strict test the bounds were fitted with: any limb or any joint
+outside its bounds. Bounds travel as a small JSON file (`save`, `load`); GNN training writes
+one into its run folder (`POSE_BOUNDS`).
 """
 
 from __future__ import annotations
