@@ -8,6 +8,13 @@ tracks, unmatched predictions are emitted for people the detector missed, and po
 duplicates. Without a predictor (the baseline) tracks are associated by OKS against their last
 pose and unmatched tracks are not emitted.
 
+Rules that keep people apart, each off by default (`TrackerConfig`): a matched pair that
+disagrees on the person is not merged, the estimate is taken whole (`merge_min_agree`,
+`same_person.agreement`); a recovered pose on a detected person is suppressed
+(`recovered_max_oks`, `same_person.covered`); and every pose is pruned by the pose bounds
+learned from the training annotations before it is kept or emitted (`plausibility`,
+`plausibility.PoseBounds`).
+
 Merge rules (`TrackerConfig.merge`): "weighted", "max", "hrnet_only" (`merge_poses`) and
 "heatmap_average" (`heatmap_merge`), the one rule that needs the sources' per-joint maps: only
 under it does the tracker ask the estimator and the predictor for them (`Pose.maps`), so the
@@ -29,6 +36,8 @@ from gnnpose_jax.data import joints, transforms
 from gnnpose_jax.errors import ConfigError
 from gnnpose_jax.tracking.heatmap_merge import JointMaps, heatmap_average
 from gnnpose_jax.tracking.oks import oks_matrix, pose_box_area
+from gnnpose_jax.tracking.plausibility import POSE_BOUNDS, PoseBounds
+from gnnpose_jax.tracking.same_person import agreement, close_joints, covered
 
 MERGE_RULES = ("weighted", "max", "hrnet_only", "heatmap_average")
 #: Settings that are the GNN export's graph settings of the same name (n, τ_joint): a run with a
@@ -58,11 +67,22 @@ class TrackerConfig:
         "hrnet_only" (the estimate), or "heatmap_average" (decoded from the score-weighted
         mean of the two sources' maps as distributions on HRNet's heatmap grid; see
         `heatmap_merge`).
-      merge_agree: agreement distance for "weighted", as a fraction of the box diagonal.
+      merge_agree: agreement distance for "weighted" and `merge_min_agree`, as a fraction of
+        the estimate's box diagonal.
+      merge_min_agree: the share of the joints present in both a matched prediction and
+        estimate that must lie within the agreement distance for a joint-by-joint merge;
+        below it the estimate is taken whole, so a merge never mixes two people [ours; 0:
+        always merge, as before].
       recovered_confidence: an unmatched prediction's joint scores are multiplied by the mean
         joint score of the track's last pose before `keep_score` and the output thresholds
         apply [ours]: the GNN's probabilities assume a right history, and a track whose last
         pose was doubtful (a false detection, a half-hidden person) extrapolates doubt.
+      recovered_max_oks: a recovered pose (an unmatched prediction) whose OKS against a
+        detected pose of the frame (a matched estimate, or one that starts a track) exceeds
+        this is suppressed: that person is already emitted [ours; 1: never, as before].
+      plausibility: prune every pose before it is emitted or kept by the learned pose bounds
+        (`plausibility.PoseBounds.keep`: joints cut off by a limb out of bounds, or too far
+        from the rest, are removed) [ours; off by default; needs the run's bounds file].
       nms_oks: of two outputs with OKS above this, the lower-scoring one is dropped.
       min_box_score: detections below this score are ignored.
       output_thresholds: per-joint (K,) or scalar score below which a joint is not written.
@@ -76,7 +96,10 @@ class TrackerConfig:
     oks_gate: float = 0.3
     merge: str = "weighted"
     merge_agree: float = 0.1
+    merge_min_agree: float = 0.0
     recovered_confidence: bool = False
+    recovered_max_oks: float = 1.0
+    plausibility: bool = False
     nms_oks: float = 0.9
     min_box_score: float = 0.0
     output_thresholds: tuple[float, ...] | float = 0.2
@@ -189,12 +212,16 @@ def match(similarity: np.ndarray, gate: float) -> list[tuple[int, int]]:
 
 
 def merge_poses(predicted: Pose, estimated: Pose, rule: str, agree: float,
-                threshold: float) -> Pose:
-    """Merges a matched prediction and estimate joint by joint (docs/spec/method.md §1 step 5).
-    Only "heatmap_average" reads maps (both poses need them); its result carries none."""
+                threshold: float, min_agree: float = 0.0) -> Pose:
+    """Merges a matched prediction and estimate joint by joint (docs/spec/method.md §1 step 5),
+    or returns the estimate whole where they agree on fewer than `min_agree` of their shared
+    joints (`same_person.agreement`). Only "heatmap_average" reads maps (both poses need
+    them); its result carries none."""
     if rule == "hrnet_only":
         return estimated
     p, e = predicted, estimated
+    if min_agree > 0 and agreement(p, e, agree, threshold) < min_agree:
+        return estimated
     if rule == "heatmap_average":
         if p.maps is None or e.maps is None:
             raise ValueError("merge_poses: heatmap_average needs both poses' maps")
@@ -203,22 +230,11 @@ def merge_poses(predicted: Pose, estimated: Pose, rule: str, agree: float,
     take_pred = p.scores > e.scores
     keypoints = np.where(take_pred[:, None], p.keypoints, e.keypoints)
     if rule == "weighted":
-        present = (p.scores >= threshold) & (e.scores >= threshold)
-        area_box = _box_diagonal(e, threshold)
-        close = np.linalg.norm(p.keypoints - e.keypoints, axis=1) < agree * area_box
-        both = present & close
+        _, both = close_joints(p, e, agree, threshold)
         w = p.scores / np.maximum(p.scores + e.scores, 1e-9)
         mean = w[:, None] * p.keypoints + (1 - w[:, None]) * e.keypoints
         keypoints = np.where(both[:, None], mean, keypoints)
     return Pose(keypoints, np.maximum(p.scores, e.scores))
-
-
-def _box_diagonal(pose: Pose, threshold: float) -> float:
-    present = pose.scores >= threshold
-    if present.sum() < 2:
-        return 0.0
-    _, _, w, h = transforms.box_from_keypoints(pose.keypoints, present=present)
-    return float(np.linalg.norm((w, h)))
 
 
 def pose_nms(outputs: list[TrackedPose], oks_threshold: float, joint_threshold: float
@@ -241,11 +257,20 @@ class OnlineTracker:
       estimator: HRNet on boxes (`estimate(image, boxes) -> (keypoints, scores, ...)`).
       config: thresholds.
       predictor: the pose-dynamics predictor, or None for the baseline.
+      bounds: the learned pose bounds (`config.plausibility` needs them).
+
+    Raises:
+      ConfigError: `config.plausibility` without bounds.
     """
 
     def __init__(self, estimator: PoseEstimator, config: TrackerConfig,
-                 predictor: PosePredictor | None = None):
+                 predictor: PosePredictor | None = None, bounds: PoseBounds | None = None):
+        if config.plausibility and bounds is None:
+            raise ConfigError("tracker.plausibility needs pose bounds: the run folder's "
+                              f"{POSE_BOUNDS}, which GNN training writes (or set "
+                              "tracker.plausibility False)")
         self.estimator, self.config, self.predictor = estimator, config, predictor
+        self.bounds = bounds if config.plausibility else None
         self.tracks: list[Track] = []
         self._next_id = 0
         #: Boxes dropped as unusable (`transforms.usable_boxes`) so far.
@@ -262,6 +287,13 @@ class OnlineTracker:
         self._next_id += 1
         self.tracks.append(track)
         return track
+
+    def _plausible(self, pose: Pose) -> Pose:
+        """The pose pruned by the pose bounds (`config.plausibility`), else as it is."""
+        if self.bounds is None:
+            return pose
+        return pose._replace(scores=self.bounds.prune(pose.keypoints, pose.scores,
+                                                      self.config.joint_threshold))
 
     def _cap(self, boxes: np.ndarray) -> np.ndarray:
         """The `MAX_BOXES_PER_FRAME` highest-scoring boxes (the first ones without scores),
@@ -337,14 +369,16 @@ class OnlineTracker:
             pose = estimates[ei]
             if prediction is not None:
                 pose = merge_poses(prediction, pose, cfg.merge, cfg.merge_agree,
-                                   cfg.joint_threshold)
-            pose = _bare(pose)
+                                   cfg.joint_threshold, cfg.merge_min_agree)
+            pose = self._plausible(_bare(pose))
             track.history.append((frame_index, pose))
             track.misses = 0
             outputs.append(TrackedPose(track.track_id, pose, recovered=False))
             matched_tracks.add(ti)
             matched_estimates.add(ei)
 
+        detected = [pose for ei, pose in enumerate(estimates)
+                    if ei in matched_estimates or pose.score >= cfg.new_track_score]
         for ti, track in enumerate(active):
             if ti in matched_tracks:
                 continue
@@ -353,15 +387,20 @@ class OnlineTracker:
             if prediction is not None and cfg.recovered_confidence:
                 prediction = Pose(prediction.keypoints,
                                   prediction.scores * track.last_pose.score)
+            if prediction is not None:
+                prediction = self._plausible(_bare(prediction))
             if (prediction is not None and track.misses <= cfg.max_misses
-                    and prediction.score >= cfg.keep_score):
-                prediction = _bare(prediction)
+                    and prediction.score >= cfg.keep_score
+                    and not covered(prediction, detected, cfg.recovered_max_oks,
+                                    cfg.joint_threshold)):
                 track.history.append((frame_index, prediction))
                 outputs.append(TrackedPose(track.track_id, prediction, recovered=True))
 
         for ei, pose in enumerate(estimates):
-            if ei not in matched_estimates and pose.score >= cfg.new_track_score:
-                pose = _bare(pose)
+            if ei in matched_estimates:
+                continue
+            pose = self._plausible(_bare(pose))
+            if pose.score >= cfg.new_track_score:
                 track = self._new_track(frame_index, pose)
                 outputs.append(TrackedPose(track.track_id, pose, recovered=False))
 

@@ -8,6 +8,7 @@ a training checkpoint, since they come from `hrnet.checkpoint`.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from gnnpose_jax.models import run_folder
 from gnnpose_jax.models.gnn import GnnConfig, GnnPose
 from gnnpose_jax.models.hrnet import HRNet, load_hrnet
 from gnnpose_jax.models.topdown import TopDownEstimator
+from gnnpose_jax.tracking.plausibility import POSE_BOUNDS, PoseBounds
 from gnnpose_jax.training import config as config_lib
 from gnnpose_jax.training import history, hrnet_mode, inputs, steps
 from gnnpose_jax.training.losses import LOSSES
@@ -154,6 +156,23 @@ def history_estimates(config: ml_collections.ConfigDict, workdir: Path, hrnet: H
         lambda: history.estimate_people(source, estimator, config.data.min_joints, show))
 
 
+def pose_bounds(source) -> PoseBounds | None:
+    """The pose bounds of a record source's GT people, grouped by video, for the tracker's
+    plausibility check (`PoseBounds.fit`); None, with a warning, when it has too few."""
+    poses, groups = [], []
+    for i in range(len(source)):
+        record = source[i]
+        count = int(record["people"]["count"])
+        poses += list(record["people"]["keypoints"][:count])
+        groups += [record["sequence"]] * count
+    try:
+        return PoseBounds.fit(poses, groups)
+    except ValueError as e:
+        logging.getLogger(__name__).warning("%s: no %s written (%s)", source.name, POSE_BOUNDS,
+                                            e)
+        return None
+
+
 def build(config: ml_collections.ConfigDict, workdir: Path, per_device_batch: int) -> Task:
     """The GNN-mode task.
 
@@ -182,11 +201,15 @@ def build(config: ml_collections.ConfigDict, workdir: Path, per_device_batch: in
                             frozen=frozen, frozen_apply_fn=hrnet.apply)
 
     def write_export(directory: Path, state: TrainState) -> None:
-        """WORKDIR/gnn for `run_folder.load_gnn`, with the windows' crop settings."""
+        """WORKDIR/gnn for `run_folder.load_gnn`, with the windows' crop settings, and the
+        train split's pose bounds (WORKDIR/pose_bounds.json) for the tracker."""
         windows = inputs.window_config(config)
         run_folder.export_gnn(directory / run_folder.GNN_EXPORT, model_config, state.params,
                               config.hrnet.checkpoint, windows.input_hw, windows.box_enlarge,
                               windows.track_enlarge, config.compute_dtype)
+        bounds = pose_bounds(inputs.frame_source(config.data, config.data.train_split, workdir))
+        if bounds is not None:
+            bounds.save(directory / POSE_BOUNDS)
 
     train_step, eval_step = step_functions(config)
     return Task(create_state=make_state, train_step=train_step, eval_step=eval_step,

@@ -14,6 +14,8 @@ from gnnpose_jax.models import hrnet
 from gnnpose_jax.models.gnn import GnnConfig, GnnPose
 from gnnpose_jax.models.run_folder import export_gnn
 from gnnpose_jax.models.yolox import YoloxConfig
+from gnnpose_jax.tracking.plausibility import POSE_BOUNDS, PoseBounds
+from tests.helpers.walkers import walker_poses
 
 INPUT_HW = (64, 64)
 TINY = hrnet.HRNetConfig(width=8, stem_channels=16, layer1_blocks=1, layer1_planes=16,
@@ -24,7 +26,8 @@ HRNET_PTH = "pose_hrnet_tiny_64x64.pth"  # the model zoo's naming: the crop size
 
 
 def build_world_and_workdir(base: Path) -> tuple[Path, Path]:
-    """A 2-video, 6-frame val world in `base/world` and random tiny exports in `base/run`."""
+    """A 2-video, 6-frame val world in `base/world`, and in `base/run` random tiny exports and
+    pose bounds."""
     world = base / "world"
     synthetic.generate_world(world, seed=1, num_videos=2, split="val", num_frames=6,
                              image_hw=(96, 128))
@@ -40,6 +43,8 @@ def build_world_and_workdir(base: Path) -> tuple[Path, Path]:
     params = random_like(jax.eval_shape(GnnPose(config).init, jax.random.key(1), graphs,
                                          features)["params"], seed=1)
     export_gnn(workdir / "gnn", config, params, str(workdir / "hrnet"), INPUT_HW)
+    # The pose bounds GNN training writes beside its export, here fitted on synthetic walkers.
+    PoseBounds.fit(*walker_poses(0, 20, frames=10)).save(workdir / POSE_BOUNDS)
     return world, workdir
 
 

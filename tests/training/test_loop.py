@@ -20,6 +20,7 @@ from gnnpose_jax.errors import CheckpointError, ConfigError, DataError
 from gnnpose_jax.models import run_folder
 from gnnpose_jax.models.gnn_io import CropSettings
 from gnnpose_jax.models.hrnet import load_hrnet
+from gnnpose_jax.tracking.plausibility import POSE_BOUNDS, PoseBounds
 from gnnpose_jax.training import (
     checkpoints,
     gnn_mode,
@@ -96,6 +97,10 @@ def test_gnn_run_on_the_exported_hrnet(hrnet_run, tmp_path, monkeypatch):
     windows = inputs.window_config(config)
     assert gnn.crops == CropSettings(windows.input_hw, windows.box_enlarge, windows.track_enlarge)
     chex.assert_trees_all_equal(gnn.variables["params"], final.params)
+    # The train split's pose bounds, for the tracker's plausibility check.
+    people = inputs.frame_source(config.data, "train", tmp_path)
+    assert (PoseBounds.load(tmp_path / POSE_BOUNDS).to_json()
+            == gnn_mode.pose_bounds(people).to_json())
 
 
 def test_gnn_run_with_hrnet_estimated_history(hrnet_run, tmp_path):
