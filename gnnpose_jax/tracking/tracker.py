@@ -6,7 +6,9 @@ this frame's boxes; predictions and estimates are matched by the Hungarian algor
 1 − OKS with a gate; matched pairs merge and keep the track id, unmatched estimates start
 tracks, unmatched predictions are emitted for people the detector missed, and pose NMS removes
 duplicates. Without a predictor (the baseline) tracks are associated by OKS against their last
-pose and unmatched tracks are not emitted.
+pose and unmatched tracks are not emitted. Two association rules of ours, both off by default,
+live in `association`: a second round that matches tracks left unmatched to low-score boxes,
+and an inactive pool that re-identifies ended tracks before an estimate starts a new one.
 
 Rules that keep people apart, each off by default (`TrackerConfig`): a matched pair that
 disagrees on the person is not merged, the estimate is taken whole (`merge_min_agree`,
@@ -30,12 +32,17 @@ import time
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from gnnpose_jax.data import joints, transforms
 from gnnpose_jax.errors import ConfigError
+from gnnpose_jax.tracking.association import (
+    InactivePool,
+    low_boxes,
+    match,
+    pose_box,
+    pose_oks,
+)
 from gnnpose_jax.tracking.heatmap_merge import JointMaps, heatmap_average
-from gnnpose_jax.tracking.oks import oks_matrix, pose_box_area
 from gnnpose_jax.tracking.plausibility import POSE_BOUNDS, PoseBounds
 from gnnpose_jax.tracking.same_person import agreement, close_joints, covered
 
@@ -84,7 +91,16 @@ class TrackerConfig:
         (`plausibility.PoseBounds.keep`: joints cut off by a limb out of bounds, or too far
         from the rest, are removed) [ours; off by default; needs the run's bounds file].
       nms_oks: of two outputs with OKS above this, the lower-scoring one is dropped.
-      min_box_score: detections below this score are ignored.
+      min_box_score: detections below this score start no track and take no part in the
+        first matching round.
+      low_box_score: detections scored in [low_box_score, min_box_score) go to the second
+        round [ours]: tracks the first round left unmatched are matched to their poses; the
+        default 1.0 leaves the round off (`association`).
+      low_oks_gate: the second round's OKS gate.
+      reid_frames: an ended track stays re-identifiable while its person has gone undetected
+        for at most this many frames [ours]; 0 (the default) ends tracks for good
+        (`association.InactivePool`).
+      reid_oks_gate: the OKS gate of re-identification.
       output_thresholds: per-joint (K,) or scalar score below which a joint is not written.
     """
 
@@ -102,11 +118,18 @@ class TrackerConfig:
     plausibility: bool = False
     nms_oks: float = 0.9
     min_box_score: float = 0.0
+    low_box_score: float = 1.0
+    low_oks_gate: float = 0.5
+    reid_frames: int = 0
+    reid_oks_gate: float = 0.3
     output_thresholds: tuple[float, ...] | float = 0.2
 
     def __post_init__(self):
         if self.merge not in MERGE_RULES:
             raise ConfigError(f"tracker.merge: expected one of {MERGE_RULES}, got {self.merge!r}")
+        if not isinstance(self.reid_frames, int) or self.reid_frames < 0:
+            raise ConfigError(f"tracker.reid_frames: expected a whole number of frames >= 0, "
+                              f"got {self.reid_frames!r}")
 
 
 def config_section_defaults() -> dict[str, Any]:
@@ -139,11 +162,13 @@ class TrackedPose(NamedTuple):
 
 @dataclasses.dataclass
 class Track:
-    """A tracked person: id, the last n (frame, pose) pairs emitted for it, missed frames."""
+    """A tracked person: id, the last n (frame, pose) pairs emitted for it, missed frames, and
+    the frame of its last detection."""
 
     track_id: int
     history: collections.deque
     misses: int = 0
+    seen: int = 0
 
     @property
     def last_pose(self) -> Pose:
@@ -190,27 +215,6 @@ def _bare(pose: Pose) -> Pose:
     return pose if pose.maps is None else pose._replace(maps=None)
 
 
-def _present(poses: list[Pose], threshold: float) -> np.ndarray:
-    return np.stack([p.scores >= threshold for p in poses]).reshape(len(poses), -1)
-
-
-def _oks(a: list[Pose], b: list[Pose], threshold: float) -> np.ndarray:
-    """OKS of each pose of `a` against each pose of `b`, with `b`'s box area as the scale."""
-    if not a or not b:
-        return np.zeros((len(a), len(b)))
-    ak, bk = np.stack([p.keypoints for p in a]), np.stack([p.keypoints for p in b])
-    ap, bp = _present(a, threshold), _present(b, threshold)
-    return oks_matrix(ak, ap, bk, bp, pose_box_area(bk, bp))
-
-
-def match(similarity: np.ndarray, gate: float) -> list[tuple[int, int]]:
-    """Hungarian assignment maximising similarity; pairs below `gate` are dropped."""
-    if similarity.size == 0:
-        return []
-    rows, cols = linear_sum_assignment(1.0 - similarity)
-    return [(r, c) for r, c in zip(rows, cols, strict=True) if similarity[r, c] >= gate]
-
-
 def merge_poses(predicted: Pose, estimated: Pose, rule: str, agree: float,
                 threshold: float, min_agree: float = 0.0) -> Pose:
     """Merges a matched prediction and estimate joint by joint (docs/spec/method.md §1 step 5),
@@ -242,7 +246,7 @@ def pose_nms(outputs: list[TrackedPose], oks_threshold: float, joint_threshold: 
     """Drops the lower-scoring of any two outputs with OKS above `oks_threshold`."""
     order = sorted(range(len(outputs)), key=lambda i: -outputs[i].pose.score)
     poses = [outputs[i].pose for i in order]
-    sim = _oks(poses, poses, joint_threshold)
+    sim = pose_oks(poses, poses, joint_threshold)
     keep: list[int] = []
     for i in range(len(order)):
         if all(sim[i, j] <= oks_threshold and sim[j, i] <= oks_threshold for j in keep):
@@ -272,6 +276,8 @@ class OnlineTracker:
         self.estimator, self.config, self.predictor = estimator, config, predictor
         self.bounds = bounds if config.plausibility else None
         self.tracks: list[Track] = []
+        #: Ended tracks that may still be re-identified (`TrackerConfig.reid_frames`).
+        self.pool = InactivePool(config.reid_frames)
         self._next_id = 0
         #: Boxes dropped as unusable (`transforms.usable_boxes`) so far.
         self.dropped_boxes = 0
@@ -282,7 +288,8 @@ class OnlineTracker:
         self.timings = collections.Counter()
 
     def _new_track(self, frame_index: int, pose: Pose) -> Track:
-        track = Track(self._next_id, collections.deque(maxlen=self.config.history))
+        track = Track(self._next_id, collections.deque(maxlen=self.config.history),
+                      seen=frame_index)
         track.history.append((frame_index, pose))
         self._next_id += 1
         self.tracks.append(track)
@@ -306,6 +313,26 @@ class OnlineTracker:
         best = np.argsort(-boxes[:, 4], kind="stable")[:MAX_BOXES_PER_FRAME]
         return boxes[np.sort(best)]
 
+    def _boxes(self, image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The usable boxes split by score: the confident ones (capped, `[x, y, w, h]`) and
+        the low-score ones of the second round (all of them, with their scores)."""
+        cfg = self.config
+        boxes = np.asarray(boxes, np.float64)
+        boxes = boxes.reshape(-1, boxes.shape[-1] if len(boxes) else 5)
+        usable = transforms.usable_boxes(boxes, image.shape[:2])
+        self.dropped_boxes += int(len(boxes) - usable.sum())
+        boxes, low = boxes[usable], boxes[:0]
+        if boxes.shape[1] == 5:
+            score = boxes[:, 4]
+            low = boxes[(score >= cfg.low_box_score) & (score < cfg.min_box_score)]
+            boxes = boxes[score >= cfg.min_box_score]
+        return self._cap(boxes)[:, :4], low
+
+    def _retire(self, keep) -> None:
+        """Moves the tracks for which `keep(track)` is false into the inactive pool."""
+        self.pool.add([t for t in self.tracks if not keep(t)])
+        self.tracks = [t for t in self.tracks if keep(t)]
+
     def step(self, frame_index: int, image: np.ndarray, boxes: np.ndarray) -> list[TrackedPose]:
         """Processes one frame.
 
@@ -316,31 +343,33 @@ class OnlineTracker:
             that cannot be cropped (non-finite, empty, or absurdly large or far for the frame)
             are dropped and counted in `dropped_boxes`; of more than `MAX_BOXES_PER_FRAME`
             boxes (above `min_box_score`), the highest-scoring are kept and the others
-            counted in `capped_boxes`.
+            counted in `capped_boxes`; of the low-score boxes, those `association.low_boxes`
+            picks.
 
         Returns:
           The emitted people of this frame.
         """
-        cfg = self.config
-        boxes = np.asarray(boxes, np.float64)
-        boxes = boxes.reshape(-1, boxes.shape[-1] if len(boxes) else 5)
-        usable = transforms.usable_boxes(boxes, image.shape[:2])
-        self.dropped_boxes += int(len(boxes) - usable.sum())
-        boxes = boxes[usable]
-        if boxes.shape[1] == 5:
-            boxes = boxes[boxes[:, 4] >= cfg.min_box_score]
-        boxes = self._cap(boxes)[:, :4]
-        active = [t for t in self.tracks if frame_index - t.history[-1][0] <= cfg.history]
-        predictor = self.predictor if active else None
+        cfg, threshold = self.config, self.config.joint_threshold
+        boxes, low = self._boxes(image, boxes)
+        self._retire(lambda t: frame_index - t.history[-1][0] <= cfg.history)
+        active = list(self.tracks)
+        self.pool.expire(frame_index)
+        # Pool tracks with a pose in the last n frames: the predictor's poses re-identify them.
+        recent = [t for t in self.pool.tracks if frame_index - t.history[-1][0] <= cfg.history]
+        low = low_boxes(low, [b for b in (pose_box(t.last_pose, threshold) for t in active)
+                              if b is not None])
+        asked = active + recent
+        predictor = self.predictor if asked else None
         t0 = time.perf_counter()
-        crops = predictor.crops(image, frame_index, active) if predictor is not None else None
+        crops = predictor.crops(image, frame_index, asked) if predictor is not None else None
         t1 = time.perf_counter()
         # One HRNet call for the detections and the predictor's crops, when they share it.
         shared = crops is not None and predictor.estimator is self.estimator
         # Maps only for the rule that reads them, and only when there is a prediction to merge.
         maps = {"maps": True} if cfg.merge == "heatmap_average" and predictor is not None else {}
-        est = (self.estimator.estimate(image, boxes, extra=crops, **maps) if shared
-               else self.estimator.estimate(image, boxes, **maps))
+        all_boxes = np.concatenate([boxes, low[:, :4]])
+        est = (self.estimator.estimate(image, all_boxes, extra=crops, **maps) if shared
+               else self.estimator.estimate(image, all_boxes, **maps))
         features = est[2] if shared else None
         if crops is not None and not shared:
             features = predictor.estimator.run(crops)[1]
@@ -349,33 +378,42 @@ class OnlineTracker:
         if maps:
             estimates = [pose._replace(maps=JointMaps(h, m)) for pose, h, m
                          in zip(estimates, est.heatmaps, est.heatmap_to_image, strict=True)]
+        estimates, low_estimates = estimates[:len(boxes)], estimates[len(boxes):]
         t2 = time.perf_counter()
         if predictor is not None:
-            predictions = predictor.predict(image, frame_index, active, features, **maps)
+            predictions = predictor.predict(image, frame_index, asked, features, **maps)
         else:
-            predictions = [None] * len(active)
+            predictions = [None] * len(asked)
+        pool_predictions = {t.track_id: p for t, p in zip(recent, predictions[len(active):],
+                                                           strict=True) if p is not None}
+        predictions = predictions[:len(active)]
         t3 = time.perf_counter()
         self.timings["hrnet"] += t2 - t1
         self.timings["gnn"] += (t1 - t0) + (t3 - t2)
         # Without a prediction, a track is associated through its last pose but never emitted.
         references = [p if p is not None else t.last_pose
                       for t, p in zip(active, predictions, strict=True)]
-        pairs = match(_oks(references, estimates, cfg.joint_threshold), cfg.oks_gate)
+        first = match(pose_oks(references, estimates, threshold), cfg.oks_gate)
+        matched_estimates = {ei for _, ei in first}
+        pairs = [(ti, estimates[ei]) for ti, ei in first]
+        # Second round: the tracks left unmatched against the low-score boxes' poses.
+        left = sorted(set(range(len(active))) - {ti for ti, _ in first})
+        second = match(pose_oks([references[ti] for ti in left], low_estimates, threshold),
+                       cfg.low_oks_gate)
+        pairs += [(left[li], low_estimates[ei]) for li, ei in second]
 
         outputs: list[TrackedPose] = []
-        matched_tracks, matched_estimates = set(), set()
-        for ti, ei in pairs:
+        matched_tracks = set()
+        for ti, pose in pairs:
             track, prediction = active[ti], predictions[ti]
-            pose = estimates[ei]
             if prediction is not None:
                 pose = merge_poses(prediction, pose, cfg.merge, cfg.merge_agree,
                                    cfg.joint_threshold, cfg.merge_min_agree)
             pose = self._plausible(_bare(pose))
             track.history.append((frame_index, pose))
-            track.misses = 0
+            track.misses, track.seen = 0, frame_index
             outputs.append(TrackedPose(track.track_id, pose, recovered=False))
             matched_tracks.add(ti)
-            matched_estimates.add(ei)
 
         detected = [pose for ei, pose in enumerate(estimates)
                     if ei in matched_estimates or pose.score >= cfg.new_track_score]
@@ -396,6 +434,18 @@ class OnlineTracker:
                 track.history.append((frame_index, prediction))
                 outputs.append(TrackedPose(track.track_id, prediction, recovered=True))
 
+        # An estimate that would start a track first looks for its person in the pool.
+        fresh = [ei for ei, pose in enumerate(estimates)
+                 if ei not in matched_estimates and pose.score >= cfg.new_track_score]
+        for track, fi in self.pool.reidentify(frame_index, [estimates[ei] for ei in fresh],
+                                              pool_predictions, cfg.reid_oks_gate, threshold):
+            pose = self._plausible(_bare(estimates[fresh[fi]]))
+            track.history.append((frame_index, pose))
+            track.misses, track.seen = 0, frame_index
+            self.tracks.append(track)
+            outputs.append(TrackedPose(track.track_id, pose, recovered=False))
+            matched_estimates.add(fresh[fi])
+
         for ei, pose in enumerate(estimates):
             if ei in matched_estimates:
                 continue
@@ -404,8 +454,8 @@ class OnlineTracker:
                 track = self._new_track(frame_index, pose)
                 outputs.append(TrackedPose(track.track_id, pose, recovered=False))
 
-        self.tracks = [t for t in self.tracks if t.misses <= cfg.max_misses
-                       and frame_index - t.history[-1][0] <= cfg.history]
+        self._retire(lambda t: t.misses <= cfg.max_misses
+                     and frame_index - t.history[-1][0] <= cfg.history)
         outputs = pose_nms(outputs, cfg.nms_oks, cfg.joint_threshold)
         t4 = time.perf_counter()
         self.timings["match"] += t4 - t3
