@@ -192,6 +192,15 @@ def gnn_section() -> ml_collections.ConfigDict:
     gnn.history_jitter = 0.03
     gnn.history_dropout = 0.1
     gnn.history_score_range = (0.5, 1.0)
+    # Where the GNN's crops come from [ours]: "poses" (a crop of its own around each history
+    # pose and around the last pose for the current frame, docs/spec/method.md §2) or
+    # "detections" (the detection crops HRNet already ran on; the tracker cuts an extra crop
+    # only for a track no detection covers). Windows cut the person's GT box jittered as a
+    # detection: centre sd (x side) and log-scale sd; a fraction uncovered_prob of the
+    # training windows take the track crop as their current crop, as an uncovered track does.
+    gnn.feature_source = "poses"
+    gnn.detection_jitter = (0.05, 0.08)
+    gnn.uncovered_prob = 0.2
     return gnn
 
 

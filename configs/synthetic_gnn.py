@@ -4,7 +4,11 @@
 attention term and relative offsets, batch 32, Adam 2e-3 with x0.1 at epochs 2 and 2.5 of 3 (its
 val PCKh is flat after the first epoch). The history poses are the frozen HRNet's own estimates
 (`history_source = "hrnet"`), as the tracker feeds it: trained on jittered GT instead, the GNN's
-joints were worse than HRNet's on detected people and not worth merging (docs/results.md). Sharp
+joints were worse than HRNet's on detected people and not worth merging (docs/results.md). Its
+features come from crops cut around the poses (`feature_source = "poses"`): trained on the
+detections' own crops ("detections", which cuts 1.8 HRNet crops a frame instead of 4.0), the
+GNN scored AP 26.2 / MOTA 6.5 on the tune split against 27.5 / 9.3 (BENCHMARKS.md), so the
+demo keeps the slower, better one. Sharp
 candidate targets (sigma 0.75 cells) decoded by the local centroid (radius 2): on this grid a
 cell is wider than the PCKh tolerance, and docs/spec/method.md §3's targets (sigma 2) mark about 17
 cells per joint, so their argmax lands anywhere on that plateau (val PCKh 0.33 against 0.73;
@@ -28,6 +32,7 @@ def get_config():
     config.gnn.heads = 4
     config.gnn.relative_position_bias = True
     config.gnn.history_source = "hrnet"
+    config.gnn.feature_source = "poses"
     config.gnn.target_sigma = 0.75
     config.gnn.decode_radius = 2
     config.optimizer.learning_rate = 2e-3

@@ -202,13 +202,35 @@ class TopDownTransform(grain.transforms.RandomMap):
                                                    rng, self.config, self.augment)
 
 
+def person_box(people: Mapping[str, np.ndarray], slot: int, min_side: float = 8.0
+               ) -> np.ndarray:
+    """A record person's box [x, y, w, h]; a person without one (2017 files) gets the box of
+    its annotated joints."""
+    box = np.asarray(people["box"][slot], np.float64)
+    if box[2] > 0 and box[3] > 0:
+        return box
+    keypoints = np.asarray(people["keypoints"][slot], np.float64)
+    return windows.pose_box(keypoints, min_side=min_side,
+                            present=topdown_samples.annotated(keypoints))
+
+
+def detection_box(record_index: int, people: Mapping[str, np.ndarray], slot: int,
+                  jitter: tuple[float, float]) -> np.ndarray:
+    """The detection-like box of a record's person (`windows.detection_like_box` of
+    `person_box`): the box GNN windows and history estimates of feature source "detections"
+    crop that person in that frame."""
+    return windows.detection_like_box(person_box(people, slot), record_index,
+                                      int(people["track_id"][slot]), jitter)
+
+
 @dataclasses.dataclass(frozen=True)
 class WindowTransform(grain.transforms.RandomMap):
     """[sequence number, t, track] -> `windows.TrackletWindow` (records, images, crops).
 
     With `estimates` ((record index, track id) -> (K, 3) [x, y, score]), the history poses are
     those estimates (a person without one has no pose in that frame) and `config` must say
-    `history_from_estimates`; the pose at t stays the GT target.
+    `history_from_estimates`; the pose at t stays the GT target. Under feature source
+    "detections", each frame's crop is cut from the person's `detection_box`.
     """
 
     source: RecordSource
@@ -226,7 +248,8 @@ class WindowTransform(grain.transforms.RandomMap):
         """Builds the window of one (sequence, t, track) reference."""
         number, t, track = (int(v) for v in element)
         frames = self._frames[number]
-        images, poses = [], []
+        images, poses, boxes = [], [], []
+        detections = self.config.feature_source == "detections"
         for f in range(self.config.history + 1):
             record_index = frames.get(t - f)
             record = None if record_index is None else self.source[record_index]
@@ -238,7 +261,11 @@ class WindowTransform(grain.transforms.RandomMap):
                 pose = self.estimates.get((record_index, track))
             poses.append(pose)
             images.append(None if pose is None else self.source.image(record))
-        return windows.make_window(images, poses, rng, self.config, self.augment)
+            boxes.append(detection_box(record_index, record["people"], slot,
+                                       self.config.detection_jitter)
+                         if detections and pose is not None else None)
+        return windows.make_window(images, poses, rng, self.config, self.augment,
+                                   boxes if detections else None)
 
 
 @dataclasses.dataclass(frozen=True)

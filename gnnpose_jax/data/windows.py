@@ -7,9 +7,14 @@ t-n ... t-1. Its window holds, for offsets f = 0 ... n (frame t - f):
   joints jittered with sd 0.03 x the pose box's longer side, dropped with probability 0.1, and
   given scores from U(0.5, 1); or, with `history_from_estimates`, HRNet's estimates of those
   people as they are (`training/history.py`);
-- the crops: frame t - f cropped around that frame's (augmented) pose box, enlarged 1.25 as a
-  detection would be; the current frame (f = 0) cropped around the box of the *last* history
-  pose enlarged 1.25 x 1.2, exactly as the tracker does at inference (`track_crop_region`);
+- the crops, cut one of two ways (`WindowConfig.feature_source`, recorded in the GNN export):
+  "poses": frame t - f cropped around that frame's (augmented) pose box, enlarged 1.25 as a
+  detection would be, and the current frame (f = 0) around the box of the *last* history pose
+  enlarged 1.25 x 1.2, exactly as the tracker does at inference (`track_crop_region`);
+  "detections": every frame cropped around the person's detection-like box of that frame
+  (`detection_like_box`, enlarged 1.25 as HRNet's crops are), the crops the tracker already
+  ran HRNet on; with probability `uncovered_prob` the current crop is the last pose's track
+  crop instead, as for a track no detection covers at inference;
 - the GT pose at t, the GNN's target.
 
 One random similarity is applied to the whole window: a mirror (left/right slots swapped) and a
@@ -39,6 +44,8 @@ from gnnpose_jax.data.joints import FLIP_PERMUTATION
 
 #: Room for motion around the last pose, on top of the box enlargement (docs/spec/method.md §2).
 TRACK_ENLARGE = 1.2
+#: Where the GNN's crops come from: crops of their own around poses, or the detections' crops.
+FEATURE_SOURCES = ("poses", "detections")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +70,11 @@ class WindowConfig:
       flip_prob: probability of mirroring the window.
       history_from_estimates: the history poses given to `make_window` are estimates
         [x, y, score], used as they are (no jitter, dropout or drawn scores).
+      feature_source: "poses" or "detections" (the module docstring).
+      uncovered_prob: under "detections", the probability that an augmented window's current
+        crop is the track crop (no detection covers the track).
+      detection_jitter: (centre sd as a fraction of the side, log-scale sd of each side) of
+        `detection_like_box`.
     """
 
     history: int = 3
@@ -80,6 +92,9 @@ class WindowConfig:
     rotation_prob: float = 0.6
     flip_prob: float = 0.5
     history_from_estimates: bool = False
+    feature_source: str = "poses"
+    uncovered_prob: float = 0.2
+    detection_jitter: tuple[float, float] = (0.05, 0.08)
 
 
 class TrackletWindow(NamedTuple):
@@ -184,6 +199,37 @@ def current_crop_matrix(pose: np.ndarray, input_hw: tuple[int, int], enlarge: fl
     alike; arguments as `history_crop_matrix`."""
     in_h, in_w = input_hw
     center, size = track_crop_region(pose, input_hw, enlarge, threshold, min_side)
+    return transforms.get_affine_transform(center, size * scale, 0.0, (in_w, in_h))
+
+
+def detection_like_box(box: np.ndarray, record_index: int, track: int,
+                       jitter: tuple[float, float]) -> np.ndarray:
+    """A person's box [x, y, w, h] moved as a detector's box would be: the centre by
+    N(0, centre sd x side) per axis, each side scaled by exp(N(0, log sd)) (the synthetic
+    world's detection model). The draw depends only on (record, track), so a person's history
+    estimate and every window's crop of that frame are cut from the one box, as at inference.
+    """
+    centre_sd, scale_sd = jitter
+    rng = np.random.default_rng([int(record_index), int(track) % 2**32])
+    x, y, w, h = np.asarray(box, np.float64)
+    cx = x + w / 2 + centre_sd * w * rng.standard_normal()
+    cy = y + h / 2 + centre_sd * h * rng.standard_normal()
+    w *= np.exp(scale_sd * rng.standard_normal())
+    h *= np.exp(scale_sd * rng.standard_normal())
+    return np.array([cx - w / 2, cy - h / 2, w, h])
+
+
+def detection_crop_matrix(box: np.ndarray, input_hw: tuple[int, int], enlarge: float,
+                          frame_matrix: np.ndarray | None = None, scale: float = 1.0
+                          ) -> np.ndarray:
+    """(2, 3) matrix of a detection box's crop, the one HRNet's estimator cuts
+    (`transforms.box_crop_transform`, bitwise): training windows and the tracker's GNN
+    predictor both use it. In a window frame (`frame_matrix`, image -> window frame) the box's
+    centre moves with the frame and the crop size is multiplied by `scale`."""
+    in_h, in_w = input_hw
+    center, size = transforms.box_to_center_scale(box, in_w / in_h, enlarge)
+    if frame_matrix is not None:
+        center = transforms.apply_affine(center[None], frame_matrix)[0]
     return transforms.get_affine_transform(center, size * scale, 0.0, (in_w, in_h))
 
 
@@ -324,9 +370,29 @@ def crop_geometry(history: np.ndarray, input_hw: tuple[int, int], box_enlarge: f
     return matrices, pose_box(last, threshold, min_side)
 
 
+def _detection_matrices(pose_matrices: np.ndarray, boxes, has_pose: np.ndarray,
+                        frame_matrix: np.ndarray, scale: float, config: WindowConfig,
+                        uncovered: bool) -> np.ndarray:
+    """The window's crop matrices under "detections": each frame's detection crop, the
+    current one the track crop of `pose_matrices` when `uncovered`."""
+    needed = np.concatenate([[not uncovered], has_pose])
+    if boxes is None or len(boxes) != len(needed) or any(
+            boxes[f] is None for f in np.flatnonzero(needed)):
+        raise ValueError("make_window: feature_source 'detections' needs a box for the "
+                         "current frame and every history frame with a pose")
+    matrices = np.zeros_like(pose_matrices)
+    if uncovered:
+        matrices[0] = pose_matrices[0]
+    for f in np.flatnonzero(needed):
+        matrices[f] = detection_crop_matrix(boxes[f], config.input_hw, config.box_enlarge,
+                                            frame_matrix, scale)
+    return matrices
+
+
 def make_window(images: SequenceType[np.ndarray | None], poses: SequenceType[np.ndarray | None],
                 rng: np.random.Generator, config: WindowConfig = WindowConfig(),
-                augment: bool = True) -> TrackletWindow:
+                augment: bool = True, boxes: SequenceType[np.ndarray | None] | None = None
+                ) -> TrackletWindow:
     """The training window of one track at frame t.
 
     Args:
@@ -337,13 +403,16 @@ def make_window(images: SequenceType[np.ndarray | None], poses: SequenceType[np.
         `config.history_from_estimates`, poses[1:] are [x, y, score] estimates.
       rng: random generator (the only source of randomness).
       config: the window settings.
-      augment: False: no pose noise (scores 1), no similarity, no crop scaling.
+      augment: False: no pose noise (scores 1), no similarity, no crop scaling (and, under
+        "detections", the current crop is always the detection's).
+      boxes: under `config.feature_source == "detections"`, T image [x, y, w, h]
+        detection-like boxes of the person, boxes[f] of frame t - f (None where no pose).
 
     Returns:
       The window.
 
     Raises:
-      ValueError: wrong lengths, no pose at t, or no history pose.
+      ValueError: wrong lengths, no pose at t, no history pose, or a missing detection box.
     """
     n = config.history
     if len(images) != n + 1 or len(poses) != n + 1 or poses[0] is None:
@@ -365,6 +434,9 @@ def make_window(images: SequenceType[np.ndarray | None], poses: SequenceType[np.
     matrices, box = crop_geometry(history, config.input_hw, config.box_enlarge,
                                   config.track_enlarge, config.box_threshold,
                                   config.min_box_side, scale)
+    if config.feature_source == "detections":
+        matrices = _detection_matrices(matrices, boxes, has_pose, frame_matrix, scale, config,
+                                       augment and rng.random() < config.uncovered_prob)
     valid = np.concatenate([[True], has_pose])
     crops = np.zeros((n + 1, *config.input_hw, 3), np.float32)
     image_matrices = np.zeros_like(matrices)

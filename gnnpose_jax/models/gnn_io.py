@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gnnpose_jax.data.transforms import BOX_ENLARGE
-from gnnpose_jax.data.windows import TRACK_ENLARGE
+from gnnpose_jax.data.windows import FEATURE_SOURCES, TRACK_ENLARGE
 from gnnpose_jax.errors import CheckpointError
 from gnnpose_jax.graphs import CandidateGrid, GraphSpec
 from gnnpose_jax.models import precision
@@ -38,11 +38,15 @@ class CropSettings:
       input_hw: (H, W) of the crops.
       box_enlarge: enlargement of a history pose's box (a detection crop).
       track_enlarge: extra enlargement of the current crop around the last pose.
+      feature_source: where the crops come from (`data.windows.FEATURE_SOURCES`): "poses",
+        crops of their own around the poses (exports older than the field), or "detections",
+        the detection crops HRNet already ran on (`tracking.gnn_predictor`).
     """
 
     input_hw: tuple[int, int]
     box_enlarge: float = BOX_ENLARGE
     track_enlarge: float = TRACK_ENLARGE
+    feature_source: str = "poses"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,15 +131,22 @@ def write_gnn(path: Path, config: GnnConfig, params: Any, hrnet_checkpoint: str 
     meta = {"format": GNN_FORMAT, "config": gnn_config_to_json(config),
             "hrnet_checkpoint": str(Path(hrnet_checkpoint).absolute()),
             "input_hw": list(crops.input_hw),
-            "crops": {"box_enlarge": crops.box_enlarge, "track_enlarge": crops.track_enlarge},
+            "crops": {"box_enlarge": crops.box_enlarge, "track_enlarge": crops.track_enlarge,
+                      "feature_source": crops.feature_source},
             precision.EXPORT_FIELD: precision.dtype_name(compute_dtype)}
     (path / GNN_JSON).write_text(json.dumps(meta, indent=2) + "\n")
 
 
 def crops_from_json(meta: dict[str, Any]) -> CropSettings:
-    """The `CropSettings` of a `gnn.json`; an export without `crops` has the default ones."""
+    """The `CropSettings` of a `gnn.json`; an export without `crops` (or without its
+    `feature_source`) has the default ones."""
     h, w = meta["input_hw"]
-    return CropSettings((int(h), int(w)), **{k: float(v) for k, v in meta.get("crops", {}).items()})
+    crops = dict(meta.get("crops", {}))
+    source = crops.pop("feature_source", "poses")
+    if source not in FEATURE_SOURCES:
+        raise ValueError(f"crops.feature_source {source!r}, expected one of {FEATURE_SOURCES}")
+    return CropSettings((int(h), int(w)), **{k: float(v) for k, v in crops.items()},
+                        feature_source=source)
 
 
 def load_gnn(directory: str | Path, dtype: Any = None) -> GnnExport:

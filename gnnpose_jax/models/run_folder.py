@@ -100,7 +100,8 @@ def export_hrnet(directory: str | Path, config: HRNetConfig, variables: dict[str
 
 def export_gnn(directory: str | Path, config: GnnConfig, params: Any, hrnet_checkpoint: str,
                input_hw: tuple[int, int], box_enlarge: float = BOX_ENLARGE,
-               track_enlarge: float = TRACK_ENLARGE, compute_dtype: str = DEFAULT_DTYPE) -> None:
+               track_enlarge: float = TRACK_ENLARGE, compute_dtype: str = DEFAULT_DTYPE,
+               feature_source: str = "poses") -> None:
     """Writes (or replaces) a GNN export readable by `load_gnn`.
 
     Args:
@@ -112,8 +113,9 @@ def export_gnn(directory: str | Path, config: GnnConfig, params: Any, hrnet_chec
       box_enlarge, track_enlarge: the crop enlargements of its training windows
         (`data.windows.WindowConfig`).
       compute_dtype: the compute dtype it was trained in (inference's default).
+      feature_source: where its training windows' crops came from ("poses" or "detections").
     """
-    crops = CropSettings(tuple(input_hw), box_enlarge, track_enlarge)
+    crops = CropSettings(tuple(input_hw), box_enlarge, track_enlarge, feature_source)
     _replace_dir(Path(directory),
                  lambda path: write_gnn(path, config, jax.device_get(params), hrnet_checkpoint,
                                         crops, compute_dtype))

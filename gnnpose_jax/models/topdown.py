@@ -20,17 +20,21 @@ class Crops(NamedTuple):
 
     images: np.ndarray  # (N, H, W, 3) float32, normalised
     inverse: np.ndarray  # (N, 2, 3) crop → image
+    matrices: np.ndarray  # (N, 2, 3) image → crop
 
 
 class PoseEstimates(NamedTuple):
     """Decoded poses for N boxes, the features of extra crops run in the same call, and (only
-    when asked, `estimate(maps=True)`) the heatmaps the poses were decoded from."""
+    when asked) the heatmaps the poses were decoded from (`estimate(maps=True)`) and the boxes'
+    own crop features (`estimate(features=True)`)."""
 
     keypoints: np.ndarray  # (N, K, 2) image pixels
     scores: np.ndarray  # (N, K) heatmap peaks
     extra_features: np.ndarray | None  # (M, H/4, W/4, 3·W) of `estimate`'s `extra` crops
     heatmaps: np.ndarray | None = None  # (N, h, w, K) PoseTrack slots (flip-averaged)
     heatmap_to_image: np.ndarray | None = None  # (N, 2, 3) heatmap cell (x, y) → image
+    features: np.ndarray | None = None  # (N, H/4, W/4, 3·W) of the boxes' (unmirrored) crops
+    crop_matrices: np.ndarray | None = None  # (N, 2, 3) image → the boxes' crops
 
 
 def make_crops(image: np.ndarray, boxes: np.ndarray, input_hw: tuple[int, int],
@@ -47,7 +51,7 @@ def make_crops(image: np.ndarray, boxes: np.ndarray, input_hw: tuple[int, int],
     inverse = np.zeros((len(boxes), 2, 3), np.float64)
     for i, box in enumerate(boxes):
         matrices[i], inverse[i] = transforms.box_crop_transform(box, input_hw, enlarge)
-    return Crops(warp_crops(image, matrices, input_hw), inverse)
+    return Crops(warp_crops(image, matrices, input_hw), inverse, matrices)
 
 
 def warp_crops(image: np.ndarray, matrices, input_hw: tuple[int, int]) -> np.ndarray:
@@ -123,14 +127,17 @@ class TopDownEstimator:
         return np.concatenate(heat), np.concatenate(feat) if features else None
 
     def estimate(self, image: np.ndarray, boxes: np.ndarray,
-                 extra: np.ndarray | None = None, maps: bool = False) -> PoseEstimates:
+                 extra: np.ndarray | None = None, maps: bool = False,
+                 features: bool = False) -> PoseEstimates:
         """Poses for `boxes` ((N, 4) xywh) in `image` ((H, W, 3) uint8 RGB), PoseTrack slots.
 
         `extra`, more normalised crops (M, H, W, 3) (the GNN predictor's), run in the same
         batched calls as the boxes' crops (and their mirrors under flip test); their features
         come back in `extra_features`. With `maps`, the decoded (flip-averaged) heatmaps and
         their cell → image affines come back too; a COCO network's head slots (1, 2), which
-        no heatmap maps, get zero maps.
+        no heatmap maps, get zero maps. With `features`, the HRNet features of the boxes' own
+        (unmirrored) crops and their image → crop matrices come back (`features`,
+        `crop_matrices`): the GNN predictor's detection-crop features, at no extra crop.
         """
         boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
         crops = make_crops(image, boxes, self.input_hw)
@@ -140,8 +147,9 @@ class TopDownEstimator:
             parts.append(crops.images[:, :, ::-1])
         if extra is not None:
             parts.append(extra)
-        heatmaps, features = self.run(np.concatenate(parts) if len(parts) > 1 else parts[0],
-                                      features=extra is not None)
+        heatmaps, all_features = self.run(
+            np.concatenate(parts) if len(parts) > 1 else parts[0],
+            features=extra is not None or features)
         if self.flip_test and n:
             heatmaps = transforms.average_with_flip(
                 heatmaps[:n], heatmaps[n:2 * n], joints.COCO_FLIP_PERMUTATION
@@ -150,13 +158,16 @@ class TopDownEstimator:
                                                        self.input_hw)
         if self.joint_layout == "coco":
             keypoints, scores = joints.coco_to_posetrack(keypoints, scores)
-        extra_features = features[len(features) - len(extra):] if extra is not None else None
+        extra_features = (all_features[len(all_features) - len(extra):] if extra is not None
+                          else None)
+        own = ({"features": all_features[:n], "crop_matrices": crops.matrices} if features
+               else {})
         if not maps:
-            return PoseEstimates(keypoints, scores, extra_features)
+            return PoseEstimates(keypoints, scores, extra_features, **own)
         heatmaps = heatmaps[:n].copy()
         if self.joint_layout == "coco":
             heatmaps[..., [joints.HEAD_BOTTOM, joints.HEAD_TOP]] = 0.0
         # Crop → image after heatmap cell → crop pixel (a scaling by the input / heatmap size).
         to_image = crops.inverse.copy()
         to_image[:, :, :2] *= np.array(self.input_hw[::-1]) / heatmaps.shape[2:0:-1]
-        return PoseEstimates(keypoints, scores, extra_features, heatmaps, to_image)
+        return PoseEstimates(keypoints, scores, extra_features, heatmaps, to_image, **own)

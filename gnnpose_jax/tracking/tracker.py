@@ -101,6 +101,10 @@ class TrackerConfig:
         for at most this many frames [ours]; 0 (the default) ends tracks for good
         (`association.InactivePool`).
       reid_oks_gate: the OKS gate of re-identification.
+      cover_iou: a GNN trained on detection crops (feature source "detections") takes a
+        track's current features from the crop of the detection whose box overlaps the
+        track's last pose box most, when that IoU is at least this; a track no detection
+        covers gets a crop of its own.
       output_thresholds: per-joint (K,) or scalar score below which a joint is not written.
     """
 
@@ -122,6 +126,7 @@ class TrackerConfig:
     low_oks_gate: float = 0.5
     reid_frames: int = 0
     reid_oks_gate: float = 0.3
+    cover_iou: float = 0.3
     output_thresholds: tuple[float, ...] | float = 0.2
 
     def __post_init__(self):
@@ -153,11 +158,13 @@ class Pose(NamedTuple):
 
 
 class TrackedPose(NamedTuple):
-    """One emitted person: its track id, pose, and whether it came from the predictor alone."""
+    """One emitted person: its track id, pose, whether it came from the predictor alone, and
+    the index of the frame's box whose estimate it holds (None for a recovered pose)."""
 
     track_id: int
     pose: Pose
     recovered: bool
+    detection: int | None = None
 
 
 @dataclasses.dataclass
@@ -193,21 +200,29 @@ class PosePredictor(Protocol):
     Attributes:
       estimator: the network whose crop features `predict` reads (run on `crops`); when it
         is the tracker's estimator, the crops run in the same batched call as the detections'.
+      detection_features: optional, False when absent; True: `predict` and `observe` also
+        read the features of the frame's detection crops (`detections`, from `estimator`).
     """
 
     estimator: Any
 
-    def crops(self, image: np.ndarray, frame_index: int, tracks: list[Track]
-              ) -> np.ndarray | None:
-        """The normalised crops whose features `predict` needs this frame, or None."""
+    def crops(self, image: np.ndarray, frame_index: int, tracks: list[Track],
+              boxes: np.ndarray, cover_iou: float) -> np.ndarray | None:
+        """The normalised crops whose features `predict` needs this frame, or None; `boxes`
+        (N, 4) are the frame's detections (`TrackerConfig.cover_iou`)."""
 
     def predict(self, image: np.ndarray, frame_index: int, tracks: list[Track],
-                features: np.ndarray | None, maps: bool = False) -> list[Pose | None]:
+                features: np.ndarray | None, maps: bool = False, **detections
+                ) -> list[Pose | None]:
         """One pose per track of the last `crops` call (None: no prediction); with `maps`
-        (only passed, True, under "heatmap_average"), each pose carries its `JointMaps`."""
+        (only passed, True, under "heatmap_average"), each pose carries its `JointMaps`.
+        With `detection_features`, `detections=(features, image -> crop matrices)` of the
+        boxes' crops is passed too."""
 
-    def observe(self, image: np.ndarray, frame_index: int, outputs: list[TrackedPose]) -> None:
-        """Called once per frame with what was emitted, so history crops can be cached."""
+    def observe(self, image: np.ndarray, frame_index: int, outputs: list[TrackedPose],
+                **detections) -> None:
+        """Called once per frame with what was emitted, so history crops can be cached
+        (`detections` as for `predict`)."""
 
 
 def _bare(pose: Pose) -> Pose:
@@ -333,6 +348,29 @@ class OnlineTracker:
         self.pool.add([t for t in self.tracks if not keep(t)])
         self.tracks = [t for t in self.tracks if keep(t)]
 
+    def _estimate(self, image: np.ndarray, boxes: np.ndarray, crops: np.ndarray | None,
+                  maps: dict) -> tuple[Any, np.ndarray | None, dict]:
+        """HRNet on the frame's boxes and the predictor's crops: (the estimates, the crops'
+        features, `{"detections": (features, image -> crop matrices)}` of the boxes' crops
+        when the predictor reads them, else {}). When the predictor shares the tracker's
+        estimator, all of it is one batched call."""
+        predictor = self.predictor
+        wants = predictor is not None and getattr(predictor, "detection_features", False)
+        shared = predictor is not None and predictor.estimator is self.estimator
+        extra = {"extra": crops} if shared and crops is not None else {}
+        if shared and wants:
+            extra["features"] = True
+        est = self.estimator.estimate(image, boxes, **extra, **maps)
+        features = est[2] if shared and crops is not None else None
+        if wants and shared:
+            return est, features, {"detections": (est.features, est.crop_matrices)}
+        if wants:
+            own = predictor.estimator.estimate(image, boxes, extra=crops, features=True)
+            return est, own.extra_features, {"detections": (own.features, own.crop_matrices)}
+        if crops is not None and not shared:
+            features = predictor.estimator.run(crops)[1]
+        return est, features, {}
+
     def step(self, frame_index: int, image: np.ndarray, boxes: np.ndarray) -> list[TrackedPose]:
         """Processes one frame.
 
@@ -361,18 +399,13 @@ class OnlineTracker:
         asked = active + recent
         predictor = self.predictor if asked else None
         t0 = time.perf_counter()
-        crops = predictor.crops(image, frame_index, asked) if predictor is not None else None
+        all_boxes = np.concatenate([boxes, low[:, :4]])
+        crops = (predictor.crops(image, frame_index, asked, all_boxes, cfg.cover_iou)
+                 if predictor is not None else None)
         t1 = time.perf_counter()
-        # One HRNet call for the detections and the predictor's crops, when they share it.
-        shared = crops is not None and predictor.estimator is self.estimator
         # Maps only for the rule that reads them, and only when there is a prediction to merge.
         maps = {"maps": True} if cfg.merge == "heatmap_average" and predictor is not None else {}
-        all_boxes = np.concatenate([boxes, low[:, :4]])
-        est = (self.estimator.estimate(image, all_boxes, extra=crops, **maps) if shared
-               else self.estimator.estimate(image, all_boxes, **maps))
-        features = est[2] if shared else None
-        if crops is not None and not shared:
-            features = predictor.estimator.run(crops)[1]
+        est, features, detections = self._estimate(image, all_boxes, crops, maps)
         estimates = [Pose(k.astype(np.float64), s.astype(np.float64))
                      for k, s in zip(est[0], est[1], strict=True)]
         if maps:
@@ -381,7 +414,8 @@ class OnlineTracker:
         estimates, low_estimates = estimates[:len(boxes)], estimates[len(boxes):]
         t2 = time.perf_counter()
         if predictor is not None:
-            predictions = predictor.predict(image, frame_index, asked, features, **maps)
+            predictions = predictor.predict(image, frame_index, asked, features, **maps,
+                                            **detections)
         else:
             predictions = [None] * len(asked)
         pool_predictions = {t.track_id: p for t, p in zip(recent, predictions[len(active):],
@@ -395,16 +429,17 @@ class OnlineTracker:
                       for t, p in zip(active, predictions, strict=True)]
         first = match(pose_oks(references, estimates, threshold), cfg.oks_gate)
         matched_estimates = {ei for _, ei in first}
-        pairs = [(ti, estimates[ei]) for ti, ei in first]
+        # (track, pose, its box's index in all_boxes)
+        pairs = [(ti, estimates[ei], ei) for ti, ei in first]
         # Second round: the tracks left unmatched against the low-score boxes' poses.
         left = sorted(set(range(len(active))) - {ti for ti, _ in first})
         second = match(pose_oks([references[ti] for ti in left], low_estimates, threshold),
                        cfg.low_oks_gate)
-        pairs += [(left[li], low_estimates[ei]) for li, ei in second]
+        pairs += [(left[li], low_estimates[ei], len(boxes) + ei) for li, ei in second]
 
         outputs: list[TrackedPose] = []
         matched_tracks = set()
-        for ti, pose in pairs:
+        for ti, pose, di in pairs:
             track, prediction = active[ti], predictions[ti]
             if prediction is not None:
                 pose = merge_poses(prediction, pose, cfg.merge, cfg.merge_agree,
@@ -412,7 +447,7 @@ class OnlineTracker:
             pose = self._plausible(_bare(pose))
             track.history.append((frame_index, pose))
             track.misses, track.seen = 0, frame_index
-            outputs.append(TrackedPose(track.track_id, pose, recovered=False))
+            outputs.append(TrackedPose(track.track_id, pose, recovered=False, detection=di))
             matched_tracks.add(ti)
 
         detected = [pose for ei, pose in enumerate(estimates)
@@ -443,7 +478,8 @@ class OnlineTracker:
             track.history.append((frame_index, pose))
             track.misses, track.seen = 0, frame_index
             self.tracks.append(track)
-            outputs.append(TrackedPose(track.track_id, pose, recovered=False))
+            outputs.append(TrackedPose(track.track_id, pose, recovered=False,
+                                       detection=fresh[fi]))
             matched_estimates.add(fresh[fi])
 
         for ei, pose in enumerate(estimates):
@@ -452,7 +488,7 @@ class OnlineTracker:
             pose = self._plausible(_bare(pose))
             if pose.score >= cfg.new_track_score:
                 track = self._new_track(frame_index, pose)
-                outputs.append(TrackedPose(track.track_id, pose, recovered=False))
+                outputs.append(TrackedPose(track.track_id, pose, recovered=False, detection=ei))
 
         self._retire(lambda t: t.misses <= cfg.max_misses
                      and frame_index - t.history[-1][0] <= cfg.history)
@@ -460,7 +496,7 @@ class OnlineTracker:
         t4 = time.perf_counter()
         self.timings["match"] += t4 - t3
         if self.predictor is not None:
-            self.predictor.observe(image, frame_index, outputs)
+            self.predictor.observe(image, frame_index, outputs, **detections)
             self.timings["gnn"] += time.perf_counter() - t4
         return outputs
 

@@ -150,10 +150,15 @@ def history_estimates(config: ml_collections.ConfigDict, workdir: Path, hrnet: H
            f"{config.data.min_joints}")
     if config.compute_dtype != "float32":  # float32 caches keep the key they were made with
         key += f"|{config.compute_dtype}"
+    jitter = None
+    if config.gnn.feature_source == "detections":  # older caches keep their key too
+        jitter = tuple(float(v) for v in config.gnn.detection_jitter)
+        key += f"|detections{jitter}"
     show = config.progress_bar and jax.process_index() == 0
     return history.cached_estimates(
         Path(workdir) / "history_estimates" / f"{split}.p{jax.process_index()}.npz", key,
-        lambda: history.estimate_people(source, estimator, config.data.min_joints, show))
+        lambda: history.estimate_people(source, estimator, config.data.min_joints, show,
+                                        jitter))
 
 
 def pose_bounds(source) -> PoseBounds | None:
@@ -206,7 +211,8 @@ def build(config: ml_collections.ConfigDict, workdir: Path, per_device_batch: in
         windows = inputs.window_config(config)
         run_folder.export_gnn(directory / run_folder.GNN_EXPORT, model_config, state.params,
                               config.hrnet.checkpoint, windows.input_hw, windows.box_enlarge,
-                              windows.track_enlarge, config.compute_dtype)
+                              windows.track_enlarge, config.compute_dtype,
+                              windows.feature_source)
         bounds = pose_bounds(inputs.frame_source(config.data, config.data.train_split, workdir))
         if bounds is not None:
             bounds.save(directory / POSE_BOUNDS)

@@ -4,8 +4,11 @@ At inference the GNN's history is the tracker's own output: HRNet estimates, wit
 and scores. With `history_source = "hrnet"` training sees the same kind of history: the frozen
 HRNet is run once over every labelled person of a split, in the crop of a box around the
 person's annotated joints (enlarged 1.25, as a detection is), and the windows read those
-estimates instead of jittered GT poses. The estimates are cached in the workdir, keyed by the
-HRNet checkpoint and the split, so a resumed run does not recompute them.
+estimates instead of jittered GT poses. Under feature source "detections" the crop is the
+person's detection-like box instead (`pipeline.detection_box`), the very box the windows cut
+that frame's features from, as the tracker's history features come from the detection crop
+that produced the pose. The estimates are cached in the workdir, keyed by the HRNet checkpoint,
+the split and the boxes, so a resumed run does not recompute them.
 """
 
 from __future__ import annotations
@@ -18,13 +21,14 @@ import numpy as np
 from tqdm import tqdm
 
 from gnnpose_jax import atomic
-from gnnpose_jax.data import topdown_samples, transforms
+from gnnpose_jax.data import pipeline, topdown_samples, transforms
 
 Estimates = Mapping[tuple[int, int], np.ndarray]
 
 
 def estimate_people(source: Any, estimator: Any, min_joints: int = 1,
-                    progress: bool = True) -> dict[tuple[int, int], np.ndarray]:
+                    progress: bool = True, detection_jitter: tuple[float, float] | None = None
+                    ) -> dict[tuple[int, int], np.ndarray]:
     """Estimated poses of every labelled person of a record source.
 
     Args:
@@ -32,6 +36,8 @@ def estimate_people(source: Any, estimator: Any, min_joints: int = 1,
       estimator: a `models.topdown.TopDownEstimator` (`estimate(image, boxes)`).
       min_joints: people with fewer annotated joints are skipped (as windows skip them).
       progress: show a progress bar.
+      detection_jitter: None: crop around the annotated joints' box; else around each
+        person's `pipeline.detection_box` with this jitter (feature source "detections").
 
     Returns:
       (record index, track id) -> (K, 3) float32 image [x, y, score].
@@ -49,8 +55,12 @@ def estimate_people(source: Any, estimator: Any, min_joints: int = 1,
             present = topdown_samples.annotated(pose)
             if present.sum() < max(min_joints, 1):
                 continue
-            x, y, w, h = transforms.box_from_keypoints(pose, present=present)
             tracks.append(int(people["track_id"][slot]))
+            if detection_jitter is not None:
+                boxes.append(pipeline.detection_box(record_index, people, slot,
+                                                    detection_jitter))
+                continue
+            x, y, w, h = transforms.box_from_keypoints(pose, present=present)
             boxes.append([x, y, max(w, 1.0), max(h, 1.0)])
         if not boxes:
             continue

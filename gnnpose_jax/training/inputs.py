@@ -220,6 +220,13 @@ def window_config(config: ml_collections.ConfigDict) -> windows.WindowConfig:
     if gnn.history_source not in HISTORY_SOURCES:
         raise ConfigError(f"gnn.history_source {gnn.history_source!r} must be one of "
                           f"{HISTORY_SOURCES}")
+    if gnn.feature_source not in windows.FEATURE_SOURCES:
+        raise ConfigError(f"gnn.feature_source {gnn.feature_source!r} must be one of "
+                          f"{windows.FEATURE_SOURCES}")
+    if not 0.0 <= gnn.uncovered_prob <= 1.0 or len(gnn.detection_jitter) != 2 or min(
+            gnn.detection_jitter) < 0:
+        raise ConfigError(f"gnn.uncovered_prob {gnn.uncovered_prob} must be in [0, 1] and "
+                          f"gnn.detection_jitter {tuple(gnn.detection_jitter)} two sds >= 0")
     return windows.WindowConfig(
         history=gnn.history, input_hw=tuple(config.hrnet.input_hw),
         box_threshold=gnn.joint_threshold, min_joints=config.data.min_joints,
@@ -227,7 +234,9 @@ def window_config(config: ml_collections.ConfigDict) -> windows.WindowConfig:
         dropout=gnn.history_dropout, score_range=tuple(gnn.history_score_range),
         scale_factor=aug.scale_factor, rotation_factor=aug.rotation_factor,
         rotation_prob=aug.rotation_prob, flip_prob=aug.flip_prob,
-        history_from_estimates=gnn.history_source == "hrnet")
+        history_from_estimates=gnn.history_source == "hrnet",
+        feature_source=gnn.feature_source, uncovered_prob=gnn.uncovered_prob,
+        detection_jitter=tuple(float(v) for v in gnn.detection_jitter))
 
 
 def hrnet_loaders(config: ml_collections.ConfigDict, workdir: str | Path, per_device_batch: int

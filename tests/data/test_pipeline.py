@@ -9,7 +9,7 @@ import grain
 import numpy as np
 import pytest
 
-from gnnpose_jax.data import pipeline, posetrack, synthetic
+from gnnpose_jax.data import pipeline, posetrack, synthetic, windows
 from gnnpose_jax.data.topdown_samples import TopDownConfig
 from gnnpose_jax.data.windows import WindowConfig
 from gnnpose_jax.errors import DataError
@@ -246,3 +246,43 @@ def test_cached_estimates_are_reused_only_for_their_key(tmp_path):
     history.cached_estimates(path, "hrnet-b|train", compute)
     assert len(calls) == 2
     assert sorted(p.name for p in path.parent.iterdir()) == ["train.npz"]
+
+
+def test_detection_windows_crop_the_boxes_their_history_estimates_came_from(source):
+    """Under feature source "detections", history estimates (`history.estimate_people`) and
+    windows cut each person's frame from one detection-like box (`pipeline.detection_box`)."""
+
+    class BoxCentres:
+        """A stand-in estimator: every joint at its box's centre, score 0.9."""
+
+        def estimate(self, image, boxes):
+            centres = boxes[:, :2] + boxes[:, 2:4] / 2
+            return np.repeat(centres[:, None], WINDOW_K, axis=1), np.full((len(boxes),
+                                                                          WINDOW_K), 0.9)
+
+    jitter = (0.05, 0.08)
+    estimates = history.estimate_people(source, BoxCentres(), progress=False,
+                                        detection_jitter=jitter)
+    config = dataclasses.replace(WINDOW, history_from_estimates=True,
+                                 feature_source="detections", detection_jitter=jitter)
+    refs = pipeline.window_refs(source.index, WINDOW.history)
+    number, t, track = (int(v) for v in refs[len(refs) // 2])
+    frames = source.index.frame_records(list(source.index.sequences)[number])
+    window = pipeline.WindowTransform(source, config, augment=False, estimates=estimates
+                                      ).random_map(np.array([number, t, track]),
+                                                   np.random.default_rng(0))
+    checked = 0
+    for f in range(WINDOW.history + 1):
+        record_index = frames.get(t - f)
+        people = source[record_index]["people"]
+        slots = np.flatnonzero(people["track_id"][: people["count"]] == track)
+        if not len(slots) or (f and not window.frame_valid[f]):
+            continue
+        box = pipeline.detection_box(record_index, people, int(slots[0]), jitter)
+        np.testing.assert_allclose(window.image_matrices[f], windows.detection_crop_matrix(
+            box, WINDOW.input_hw, WINDOW.box_enlarge), rtol=1e-5, atol=1e-4)
+        if f:
+            np.testing.assert_allclose(estimates[(record_index, track)][0, :2],
+                                       box[:2] + box[2:] / 2, atol=1e-4)
+        checked += 1
+    assert checked >= 2

@@ -1,5 +1,7 @@
 """GNN tracklet windows (gnnpose_jax.data.windows): which samples, crops, augmentation."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -9,6 +11,8 @@ from gnnpose_jax.data.windows import (
     WindowConfig,
     augment_history_pose,
     current_crop_matrix,
+    detection_crop_matrix,
+    detection_like_box,
     history_crop_matrix,
     make_window,
     pose_box,
@@ -134,3 +138,51 @@ def test_window_crop_matrices_centre_and_size_the_pose_box(which, scale):
     np.testing.assert_allclose(transforms.apply_affine(
         np.array([[130.0, 150.0], [130.0, 150.0 + half_height]]), matrix),
         [[24.0, 32.0], [24.0, 64.0]], atol=1e-9)
+
+
+def test_detection_like_boxes_are_one_draw_per_person_and_frame():
+    box = np.array([10.0, 20.0, 40.0, 90.0])
+    a, b = detection_like_box(box, 5, 3, (0.05, 0.08)), detection_like_box(box, 5, 3, (0.05, 0.08))
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, detection_like_box(box, 5, 4, (0.05, 0.08)))
+    assert not np.allclose(a, detection_like_box(box, 6, 3, (0.05, 0.08)))
+    np.testing.assert_allclose(detection_like_box(box, 5, 3, (0.0, 0.0)), box)
+    np.testing.assert_array_equal(detection_crop_matrix(box, INPUT_HW, 1.25),
+                                  transforms.box_crop_transform(box, INPUT_HW, 1.25)[0])
+
+
+def _detection_boxes(poses):
+    """Each frame's pose box, moved and grown a little as a detection's would be."""
+    return [None if p is None else pose_box(p) + np.array([3.0, -2.0, 6.0, 8.0]) for p in poses]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_detection_windows_crop_every_frame_around_its_box(seed):
+    """Under augmentation, each crop of a "detections" window is centred on its frame's box;
+    an uncovered window's current crop is the track crop of a "poses" window."""
+    rng = np.random.default_rng(13)
+    images, poses = _track(rng)
+    boxes = _detection_boxes(poses)
+    config = WindowConfig(input_hw=INPUT_HW, feature_source="detections", uncovered_prob=0.0)
+    window = make_window(images, poses, np.random.default_rng(seed), config, boxes=boxes)
+    for f, box in enumerate(boxes):
+        centre = np.array([box[0] + box[2] / 2, box[1] + box[3] / 2])
+        np.testing.assert_allclose(
+            transforms.apply_affine(centre[None], window.image_matrices[f].astype(np.float64)),
+            [[INPUT_HW[1] / 2, INPUT_HW[0] / 2]], atol=1e-3)
+    uncovered = dataclasses.replace(config, uncovered_prob=1.0)
+    got = make_window(images, poses, np.random.default_rng(seed), uncovered, boxes=boxes)
+    poses_way = make_window(images, poses, np.random.default_rng(seed),
+                            WindowConfig(input_hw=INPUT_HW), boxes=boxes)
+    np.testing.assert_array_equal(got.crop_matrices[0], poses_way.crop_matrices[0])
+    np.testing.assert_array_equal(got.crop_matrices[1:], window.crop_matrices[1:])
+
+
+def test_detection_windows_need_their_boxes():
+    rng = np.random.default_rng(14)
+    images, poses = _track(rng)
+    boxes = _detection_boxes(poses)
+    boxes[2] = None
+    config = WindowConfig(input_hw=INPUT_HW, feature_source="detections")
+    with pytest.raises(ValueError, match="needs a box"):
+        make_window(images, poses, rng, config, boxes=boxes)

@@ -16,7 +16,7 @@ import pytest
 
 from benchmarks.random_weights import random_like
 from gnnpose_jax.data import transforms, windows
-from gnnpose_jax.errors import ConfigError
+from gnnpose_jax.errors import CheckpointError, ConfigError
 from gnnpose_jax.graphs import CandidateGrid, GraphSpec, batch_graphs, build_graph, graph_budget
 from gnnpose_jax.models import hrnet, run_folder
 from gnnpose_jax.models.gnn import GnnConfig, GnnPose
@@ -140,10 +140,35 @@ def test_exports_without_crop_settings_load_with_the_defaults(hrnet_dir, tmp_pat
     spec = _export_run(tmp_path, hrnet_dir, DEFAULTS)
     meta_path = tmp_path / run_folder.GNN_EXPORT / GNN_JSON
     meta = json.loads(meta_path.read_text())
-    assert meta["crops"] == {"box_enlarge": 1.25, "track_enlarge": 1.2}
+    assert meta["crops"] == {"box_enlarge": 1.25, "track_enlarge": 1.2,
+                             "feature_source": "poses"}
     del meta["crops"]
     meta["format"] = "gnnpose_jax.gnn/1"
     meta_path.write_text(json.dumps(meta))
     old = load_gnn(tmp_path / run_folder.GNN_EXPORT)
     assert old.crops == CropSettings(HRNET_HW, transforms.BOX_ENLARGE, windows.TRACK_ENLARGE)
     assert old.spec == spec and old.hrnet_checkpoint == hrnet_dir
+
+
+def test_the_feature_source_round_trips_and_older_exports_cut_crops_around_poses(hrnet_dir,
+                                                                              tmp_path):
+    """An export records where its crops came from; one written before the field (format 2
+    without `feature_source`) runs as before, on crops around poses."""
+    spec = _export_run(tmp_path, hrnet_dir, DEFAULTS)
+    export = tmp_path / run_folder.GNN_EXPORT
+    run_folder.export_gnn(export, GnnConfig(spec, hidden=16, layers=1, heads=2),
+                          load_gnn(export).variables["params"], str(hrnet_dir), HRNET_HW,
+                          feature_source="detections")
+    networks = load_networks(tmp_path)
+    assert networks.gnn.crops.feature_source == "detections"
+    assert networks.predictor().detection_features
+    meta = json.loads((export / GNN_JSON).read_text())
+    del meta["crops"]["feature_source"]
+    (export / GNN_JSON).write_text(json.dumps(meta))
+    networks = load_networks(tmp_path)
+    assert networks.gnn.crops == CropSettings(HRNET_HW, 1.25, 1.2, "poses")
+    assert not networks.predictor().detection_features
+    meta["crops"]["feature_source"] = "boxes"
+    (export / GNN_JSON).write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="feature_source 'boxes'"):
+        load_gnn(export)

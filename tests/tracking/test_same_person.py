@@ -82,7 +82,7 @@ class OnTopPredictor:
     def __init__(self, target):
         self.target = target
 
-    def crops(self, image, frame_index, tracks):
+    def crops(self, image, frame_index, tracks, boxes=None, cover_iou=None):
         """No crops."""
 
     def predict(self, image, frame_index, tracks, features=None):

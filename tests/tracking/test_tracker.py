@@ -28,7 +28,7 @@ class ConstantVelocityPredictor:
     def __init__(self, score_decay: float = 0.9):
         self.score_decay = score_decay
 
-    def crops(self, image, frame_index, tracks):
+    def crops(self, image, frame_index, tracks, boxes, cover_iou):
         """No crops: the extrapolation reads no image."""
 
     def predict(self, image, frame_index, tracks, features=None):

@@ -95,7 +95,9 @@ def test_gnn_run_on_the_exported_hrnet(hrnet_run, tmp_path, monkeypatch):
     gnn = run_folder.load_gnn(tmp_path / run_folder.GNN_EXPORT)
     assert gnn.module.config == gnn_mode.gnn_config(config)
     windows = inputs.window_config(config)
-    assert gnn.crops == CropSettings(windows.input_hw, windows.box_enlarge, windows.track_enlarge)
+    assert windows.feature_source == "detections"  # the synthetic GNN's crops
+    assert gnn.crops == CropSettings(windows.input_hw, windows.box_enlarge, windows.track_enlarge,
+                                     windows.feature_source)
     chex.assert_trees_all_equal(gnn.variables["params"], final.params)
     # The train split's pose bounds, for the tracker's plausibility check.
     people = inputs.frame_source(config.data, "train", tmp_path)
@@ -122,11 +124,14 @@ def test_gnn_run_with_hrnet_estimated_history(hrnet_run, tmp_path):
                 if np.any(source[r]["people"]["keypoints"][s] != 0)}
     assert set(zip(cache["records"].tolist(), cache["tracks"].tolist(), strict=True)) == expected
     assert cache["poses"].shape == (len(expected), 17, 3)
-    with pytest.raises(ConfigError, match="history_source"):
-        train_and_evaluate(micro_config("synthetic_gnn", gnn__history_source="detector",
-                                        hrnet__checkpoint=str(hrnet_dir / run_folder.HRNET_EXPORT),
-                                        data__root=str(hrnet_dir / "synthetic_world")),
-                           tmp_path / "bad")
+    for key, value in (("history_source", "detector"), ("feature_source", "boxes"),
+                       ("uncovered_prob", 1.5)):
+        with pytest.raises(ConfigError, match=key):
+            train_and_evaluate(micro_config("synthetic_gnn", **{f"gnn__{key}": value},
+                                            hrnet__checkpoint=str(hrnet_dir
+                                                                  / run_folder.HRNET_EXPORT),
+                                            data__root=str(hrnet_dir / "synthetic_world")),
+                               tmp_path / "bad")
 
 
 def test_gnn_mode_needs_an_hrnet_checkpoint(tmp_path):
