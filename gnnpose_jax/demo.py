@@ -150,7 +150,8 @@ def run_demo(workdir: Path, boxes: str = "detector", heldout_seed: int = 7,
                 "--render", str(workdir / "render"), "--render-limit", "2"])
     stages.run("6/6 tracking the held-out world (same models and settings)",
                [*track, "--data", str(heldout), "--metrics",
-                str(workdir / "results_heldout.json")])
+                str(workdir / "results_heldout.json"),
+                "--output", str(workdir / "predictions_heldout")])
     print(summary(workdir, stages.minutes, boxes))
     print(f"\nmetrics {workdir / 'results.json'}, {workdir / 'results_heldout.json'}; "
           f"tracked videos and frames {workdir / 'render'}/")
