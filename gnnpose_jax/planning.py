@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -291,7 +292,10 @@ class TrainBytes:
 
     def __call__(self, batch: int) -> int:
         if batch not in self.costs:
-            self.costs[batch] = compile_step(self.program_for(batch), self.topology.devices)
+            cost = compile_step(self.program_for(batch), self.topology.devices)
+            self.costs[batch] = cost
+            print(f"max-batch search: per-device batch {batch}: {cost.total_bytes / 1024**3:.2f} "
+                  f"GiB (compiled in {cost.compile_seconds:.0f} s)", file=sys.stderr, flush=True)
         return self.costs[batch].total_bytes
 
 
