@@ -85,7 +85,8 @@ def test_gnn_run_on_the_exported_hrnet(hrnet_run, tmp_path, monkeypatch):
     config = micro_config("synthetic_gnn",
                           hrnet__checkpoint=str(hrnet_dir / run_folder.HRNET_EXPORT),
                           data__root=str(hrnet_dir / "synthetic_world"), gnn__hidden=16,
-                          gnn__history_source="gt", num_train_steps=4, eval_every_steps=4)
+                          gnn__history_source="gt", gnn__feature_source="detections",
+                          num_train_steps=4, eval_every_steps=4)
     # Graphs are padded to one budget, so the step compiles once whatever the windows hold.
     monkeypatch.setattr(steps, "gnn_train_step", chex.assert_max_traces(steps.gnn_train_step, 1))
     final = train_and_evaluate(config, tmp_path)
@@ -95,7 +96,7 @@ def test_gnn_run_on_the_exported_hrnet(hrnet_run, tmp_path, monkeypatch):
     gnn = run_folder.load_gnn(tmp_path / run_folder.GNN_EXPORT)
     assert gnn.module.config == gnn_mode.gnn_config(config)
     windows = inputs.window_config(config)
-    assert windows.feature_source == "detections"  # the synthetic GNN's crops
+    assert windows.feature_source == "detections"  # the detections' own crops, exported
     assert gnn.crops == CropSettings(windows.input_hw, windows.box_enlarge, windows.track_enlarge,
                                      windows.feature_source)
     chex.assert_trees_all_equal(gnn.variables["params"], final.params)
