@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_bench_device_small_prints_every_row():
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+    env = {**os.environ, "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} "
+                                      "--xla_force_host_platform_device_count=2",
            "JAX_PLATFORMS": "cpu"}
     result = subprocess.run([sys.executable, "benchmarks/bench_device.py", "--small",
                              "--repeats", "1"], cwd=ROOT, env=env, capture_output=True,

@@ -366,7 +366,8 @@ def test_train_cli_in_two_processes_validates_checkpoints_and_exports(tmp_path):
                  "data.max_val_examples": 8, "batch_size": 4, "log_every_steps": 2,
                  "eval_every_epochs": 0.0, "eval_every_steps": 2, "checkpoint_every_epochs": 0.0,
                  "checkpoint_every_steps": 2, "progress_bar": False}
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=1",
+    env = dict(os.environ, XLA_FLAGS=f"{os.environ.get('XLA_FLAGS', '')} "
+                                     "--xla_force_host_platform_device_count=1",
                JAX_PLATFORMS="cpu")
     port = _free_port()
     args = [f"--config.{k}={v}" for k, v in overrides.items()]
