@@ -103,7 +103,9 @@ def summary(workdir: Path, minutes: dict[str, float], boxes: str) -> str:
              f"HRNet: PCKh@0.5 {pose.get('pckh', float('nan')):.3f} (visible joints "
              f"{pose.get('pckh_visible', float('nan')):.3f}, hidden "
              f"{pose.get('pckh_hidden', float('nan')):.3f})",
-             f"GNN: PCKh@0.5 {gnn.get('pckh', float('nan')):.3f} (pose at t from the history)",
+             f"GNN: PCKh@0.5 {gnn.get('pckh', float('nan')):.3f} (pose at t from the history; "
+             f"visible joints {gnn.get('pckh_visible', float('nan')):.3f}, hidden "
+             f"{gnn.get('pckh_hidden', float('nan')):.3f})",
              "", f"=== tracking totals ({source} boxes)",
              "| world | tracker | total AP | total MOTA |", "|---|---|---|---|"]
     for world, name in (("val", "results.json"), ("held-out", "results_heldout.json")):
