@@ -9,10 +9,13 @@
    scratch;
 3. `gnnpose-train --config configs/synthetic_hrnet.py`: the tiny HRNet;
 4. `gnnpose-train --config configs/synthetic_gnn.py`: the tiny GNN on that HRNet's features;
-5. `gnnpose-evaluate --compare-baseline` tracks the val split with and without the GNN, on the
+5. `python -m gnnpose_jax.fit_merge` tracks the tune split once to fit the learned merge rule's
+   table (WORKDIR/gnn/merge_table.json: which source, HRNet or the GNN, is right more often
+   per joint and pair of scores; `tracker.merge = "learned"` reads it);
+6. `gnnpose-evaluate --compare-baseline` tracks the val split with and without the GNN, on the
    learned detector's boxes, prints both PoseTrack tables and their difference, and renders
    tracked val videos (GNN-recovered people dashed) to WORKDIR/render/;
-6. the same on the held-out world, with the same models and tracker settings.
+7. the same on the held-out world, with the same models and tracker settings.
 
 The tracker settings in `configs/synthetic_gnn.py` were chosen on the tune split
 (`benchmarks/tune_tracker.py`); val and the held-out world are never tuned on. The demo ends
@@ -42,6 +45,7 @@ YOLOX_CONFIG = "configs/synthetic_yolox.py"
 HELDOUT_DIR = "heldout_world"
 #: The project's commands, run as `python -m` so that they need no installed scripts.
 TRAIN, EVALUATE = ["-m", "gnnpose_jax.train"], ["-m", "gnnpose_jax.evaluate"]
+FIT_MERGE = ["-m", "gnnpose_jax.fit_merge"]
 
 
 class Stages:
@@ -103,7 +107,9 @@ def summary(workdir: Path, minutes: dict[str, float], boxes: str) -> str:
              f"HRNet: PCKh@0.5 {pose.get('pckh', float('nan')):.3f} (visible joints "
              f"{pose.get('pckh_visible', float('nan')):.3f}, hidden "
              f"{pose.get('pckh_hidden', float('nan')):.3f})",
-             f"GNN: PCKh@0.5 {gnn.get('pckh', float('nan')):.3f} (pose at t from the history)",
+             f"GNN: PCKh@0.5 {gnn.get('pckh', float('nan')):.3f} (pose at t from the history; "
+             f"visible joints {gnn.get('pckh_visible', float('nan')):.3f}, hidden "
+             f"{gnn.get('pckh_hidden', float('nan')):.3f})",
              "", f"=== tracking totals ({source} boxes)",
              "| world | tracker | total AP | total MOTA |", "|---|---|---|---|"]
     for world, name in (("val", "results.json"), ("held-out", "results_heldout.json")):
@@ -123,32 +129,35 @@ def summary(workdir: Path, minutes: dict[str, float], boxes: str) -> str:
 
 def run_demo(workdir: Path, boxes: str = "detector", heldout_seed: int = 7,
              heldout_videos: int = 6) -> None:
-    """Runs the six stages into `workdir`."""
+    """Runs the seven stages into `workdir`."""
     if not (ROOT / HRNET_CONFIG).is_file():
         raise GnnPoseError(f"{ROOT}: run the demo from a checkout of the project")
     workdir = workdir.absolute()
     world, heldout = workdir / DEFAULT_WORLD_DIR, workdir / HELDOUT_DIR
     hrnet_dir, gnn_dir, yolox_dir = workdir / "hrnet", workdir / "gnn", workdir / "yolox"
     stages = Stages()
-    stages.run("1/6 synthetic worlds",
+    stages.run("1/7 synthetic worlds",
                call=lambda: make_worlds(world, heldout, heldout_seed, heldout_videos))
-    stages.run("2/6 YOLOX person detector", [*TRAIN, "--config", YOLOX_CONFIG, "--workdir",
+    stages.run("2/7 YOLOX person detector", [*TRAIN, "--config", YOLOX_CONFIG, "--workdir",
                                             str(yolox_dir), f"--config.data.root={world}"])
-    stages.run("3/6 tiny HRNet", [*TRAIN, "--config", HRNET_CONFIG, "--workdir",
+    stages.run("3/7 tiny HRNet", [*TRAIN, "--config", HRNET_CONFIG, "--workdir",
                                   str(hrnet_dir), f"--config.data.root={world}"])
-    stages.run("4/6 tiny GNN on the frozen HRNet",
+    stages.run("4/7 tiny GNN on the frozen HRNet",
                [*TRAIN, "--config", GNN_CONFIG, "--workdir", str(gnn_dir),
                 f"--config.hrnet.checkpoint={hrnet_dir / HRNET_EXPORT}",
                 f"--config.data.root={world}"])
     box_flags = (["--boxes", "detector", "--detector", str(yolox_dir / YOLOX_EXPORT)]
                  if boxes == "detector" else ["--boxes", "detections"])
+    stages.run("5/7 fitting the learned merge on the tune split",
+               [*FIT_MERGE, "--workdir", str(gnn_dir), "--data", str(world), "--split", "tune",
+                *box_flags])
     track = [*EVALUATE, "--config", GNN_CONFIG, "--workdir", str(gnn_dir),
              "--compare-baseline", *box_flags]
-    stages.run("5/6 tracking the val split with and without the GNN",
+    stages.run("6/7 tracking the val split with and without the GNN",
                [*track, "--data", str(world), "--metrics", str(workdir / "results.json"),
                 "--output", str(workdir / "predictions"),
                 "--render", str(workdir / "render"), "--render-limit", "2"])
-    stages.run("6/6 tracking the held-out world (same models and settings)",
+    stages.run("7/7 tracking the held-out world (same models and settings)",
                [*track, "--data", str(heldout), "--metrics",
                 str(workdir / "results_heldout.json"),
                 "--output", str(workdir / "predictions_heldout")])

@@ -15,7 +15,7 @@ t-n ... t-1. Its window holds, for offsets f = 0 ... n (frame t - f):
   (`detection_like_box`, enlarged 1.25 as HRNet's crops are), the crops the tracker already
   ran HRNet on; with probability `uncovered_prob` the current crop is the last pose's track
   crop instead, as for a track no detection covers at inference;
-- the GT pose at t, the GNN's target.
+- the GT pose at t, the GNN's target, with each joint's visibility (for validation).
 
 One random similarity is applied to the whole window: a mirror (left/right slots swapped) and a
 rotation about the last pose box's centre move every pose, and a scale multiplies every crop
@@ -111,7 +111,8 @@ class TrackletWindow(NamedTuple):
         t - f; a missing joint (or frame) has score 0.
       box: (4,) float32 [x, y, w, h] window-frame box of the last history pose; its centre and
         longer side set the GNN's position frame.
-      target: (K, 3) float32 [x, y, annotated] window-frame GT pose at t.
+      target: (K, 4) float32 [x, y, annotated, visible] window-frame GT pose at t (visible:
+        annotated with a visibility flag > 0, as HRNet mode's validation counts it).
       frame_matrix: (2, 3) float32 image -> window frame (the window's similarity).
     """
 
@@ -428,8 +429,9 @@ def make_window(images: SequenceType[np.ndarray | None], poses: SequenceType[np.
     history = np.stack([_move_pose(p, frame_matrix, flip) for p in history])
     gt = np.asarray(poses[0], dtype=np.float64)
     annotated_t = np.any(gt != 0.0, axis=1)
-    target = _move_pose(np.concatenate([gt[:, :2], annotated_t[:, None]], axis=1),
-                        frame_matrix, flip)
+    visible_t = annotated_t & (gt[:, 2] > 0)
+    target = _move_pose(np.concatenate([gt[:, :2], annotated_t[:, None], visible_t[:, None]],
+                                       axis=1), frame_matrix, flip)
 
     matrices, box = crop_geometry(history, config.input_hw, config.box_enlarge,
                                   config.track_enlarge, config.box_threshold,

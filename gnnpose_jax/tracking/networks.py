@@ -16,6 +16,7 @@ from gnnpose_jax.models.pretrained import PoseNetwork, load_pose_network
 from gnnpose_jax.models.run_folder import GNN_EXPORT, HRNET_EXPORT, YOLOX_EXPORT, load_gnn
 from gnnpose_jax.models.topdown import TopDownEstimator
 from gnnpose_jax.tracking.boxes import DEFAULT_CONF, DEFAULT_NMS
+from gnnpose_jax.tracking.merge_table import MERGE_TABLE, MergeTable
 from gnnpose_jax.tracking.plausibility import POSE_BOUNDS, PoseBounds
 
 
@@ -33,14 +34,16 @@ class TrackerNetworks:
         (the baseline of a GNN run): the tracker's n and τ_joint
         (`tracking.config.tracker_config`).
       bounds: the run's learned pose bounds (`plausibility.POSE_BOUNDS`), or None.
+      merge_table: the run's merge table (`merge_table.MERGE_TABLE`), or None.
     """
 
     def __init__(self, estimator: TopDownEstimator, gnn: GnnExport | None = None,
                  gnn_features: TopDownEstimator | None = None, pose: PoseNetwork | None = None,
                  max_tracks: int = 16, gnn_spec: GraphSpec | None = None,
-                 bounds: PoseBounds | None = None):
+                 bounds: PoseBounds | None = None, merge_table: MergeTable | None = None):
         self.estimator, self.gnn, self.gnn_features = estimator, gnn, gnn_features
         self.pose, self.max_tracks, self.bounds = pose, max_tracks, bounds
+        self.merge_table = merge_table
         self.gnn_spec = gnn.spec if gnn is not None else gnn_spec
         self._predictor = None
 
@@ -69,7 +72,9 @@ def load_networks(workdir: str | Path | None, use_gnn: bool = True, batch_size: 
     `hrnet/` only (then only the baseline can run). `hrnet`, a converted folder or an official
     file (`pretrained.load_pose_network`), estimates the poses instead of the run's HRNet; the
     GNN still computes its crop features with the HRNet it was trained on. The run's pose
-    bounds (WORKDIR/pose_bounds.json, written by GNN training) are read when present.
+    bounds (WORKDIR/pose_bounds.json, written by GNN training) and merge table
+    (WORKDIR/merge_table.json, written by `python -m gnnpose_jax.fit_merge`) are read when
+    present.
 
     Args:
       workdir: the training run, or None (then `hrnet` is required and there is no GNN).
@@ -85,12 +90,15 @@ def load_networks(workdir: str | Path | None, use_gnn: bool = True, batch_size: 
       CheckpointError: the workdir holds neither export, the GNN is asked for and absent, or
         a checkpoint is damaged, of the wrong kind or not 17 joints.
       DataError: a malformed pose bounds file.
+      ConfigError: a malformed merge table.
     """
-    gnn, gnn_spec, run_hrnet, bounds = None, None, None, None
+    gnn, gnn_spec, run_hrnet, bounds, table = None, None, None, None, None
     if workdir is not None:
         workdir = Path(workdir)
         if (workdir / POSE_BOUNDS).is_file():
             bounds = PoseBounds.load(workdir / POSE_BOUNDS)
+        if (workdir / MERGE_TABLE).is_file():
+            table = MergeTable.load(workdir / MERGE_TABLE)
         gnn_dir, run_hrnet = workdir / GNN_EXPORT, workdir / HRNET_EXPORT
         if gnn_dir.is_dir():
             export = load_gnn(gnn_dir, dtype)
@@ -118,7 +126,7 @@ def load_networks(workdir: str | Path | None, use_gnn: bool = True, batch_size: 
         gnn_features = estimator(load_pose_network(run_hrnet, default_layout="posetrack",
                                                    dtype=dtype))
     return TrackerNetworks(estimator(pose), gnn, gnn_features, pose, max_tracks, gnn_spec,
-                           bounds)
+                           bounds, table)
 
 
 def load_person_detector(checkpoint: str | Path, conf: float = DEFAULT_CONF,

@@ -38,7 +38,7 @@ def track_frames(networks: TrackerNetworks, config: TrackerConfig, sequence: Seq
     """Tracks one sequence with a fresh tracker.
 
     Args:
-      networks: the HRNet (and GNN) to track with, and the run's pose bounds.
+      networks: the HRNet (and GNN) to track with, and the run's pose bounds and merge table.
       config: the tracker settings.
       sequence: the frames to track (their people are ignored; only names and ids are used).
       images: (H, W, 3) uint8 RGB images, one per frame, in order.
@@ -52,7 +52,8 @@ def track_frames(networks: TrackerNetworks, config: TrackerConfig, sequence: Seq
       person boxes the tracker could not crop).
     """
     tracker = OnlineTracker(networks.estimator, config,
-                            networks.predictor() if use_gnn else None, networks.bounds)
+                            networks.predictor() if use_gnn else None, networks.bounds,
+                            networks.merge_table)
     with renderer if renderer is not None else contextlib.nullcontext():
         predictions, _, stats = track_sequence(tracker, sequence, images, boxes_for,
                                                np.asarray(config.output_thresholds), renderer)

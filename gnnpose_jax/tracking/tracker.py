@@ -17,7 +17,9 @@ disagrees on the person is not merged, the estimate is taken whole (`merge_min_a
 learned from the training annotations before it is kept or emitted (`plausibility`,
 `plausibility.PoseBounds`).
 
-Merge rules (`TrackerConfig.merge`): "weighted", "max", "hrnet_only" (`merge_poses`) and
+Merge rules (`TrackerConfig.merge`): "weighted", "max", "hrnet_only" (`merge_poses`),
+"learned" (`merge_table`: per joint, the source right more often at that pair of scores on a
+labeled split; the tracker's `on_pair` hook records the matched pairs it is fitted on) and
 "heatmap_average" (`heatmap_merge`), the one rule that needs the sources' per-joint maps: only
 under it does the tracker ask the estimator and the predictor for them (`Pose.maps`), so the
 other rules copy no maps off the device; emitted poses never keep them.
@@ -29,6 +31,7 @@ import collections
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
@@ -43,10 +46,11 @@ from gnnpose_jax.tracking.association import (
     pose_oks,
 )
 from gnnpose_jax.tracking.heatmap_merge import JointMaps, heatmap_average
+from gnnpose_jax.tracking.merge_table import MERGE_TABLE, MergeTable
 from gnnpose_jax.tracking.plausibility import POSE_BOUNDS, PoseBounds
 from gnnpose_jax.tracking.same_person import agreement, close_joints, covered
 
-MERGE_RULES = ("weighted", "max", "hrnet_only", "heatmap_average")
+MERGE_RULES = ("weighted", "max", "hrnet_only", "heatmap_average", "learned")
 #: Settings that are the GNN export's graph settings of the same name (n, τ_joint): a run with a
 #: GNN export takes them from it (`tracking.config`), so run configs do not carry them.
 FROM_GNN = ("history", "joint_threshold")
@@ -71,9 +75,11 @@ class TrackerConfig:
       merge: how a matched prediction and estimate merge, per joint (the score is the higher
         of the two under every rule but "hrnet_only"): "weighted" (score-weighted mean where
         both agree, else the higher-scoring source), "max" (the higher-scoring source),
-        "hrnet_only" (the estimate), or "heatmap_average" (decoded from the score-weighted
+        "hrnet_only" (the estimate), "heatmap_average" (decoded from the score-weighted
         mean of the two sources' maps as distributions on HRNet's heatmap grid; see
-        `heatmap_merge`).
+        `heatmap_merge`), or "learned" ("weighted", except that where the two disagree the
+        joint comes from the source the run's merge table finds right more often at that
+        pair of scores; see `merge_table`) [ours].
       merge_agree: agreement distance for "weighted" and `merge_min_agree`, as a fraction of
         the estimate's box diagonal.
       merge_min_agree: the share of the joints present in both a matched prediction and
@@ -231,11 +237,12 @@ def _bare(pose: Pose) -> Pose:
 
 
 def merge_poses(predicted: Pose, estimated: Pose, rule: str, agree: float,
-                threshold: float, min_agree: float = 0.0) -> Pose:
+                threshold: float, min_agree: float = 0.0, table: MergeTable | None = None
+                ) -> Pose:
     """Merges a matched prediction and estimate joint by joint (docs/spec/method.md §1 step 5),
     or returns the estimate whole where they agree on fewer than `min_agree` of their shared
     joints (`same_person.agreement`). Only "heatmap_average" reads maps (both poses need
-    them); its result carries none."""
+    them); its result carries none. "learned" needs the merge `table`."""
     if rule == "hrnet_only":
         return estimated
     p, e = predicted, estimated
@@ -246,9 +253,14 @@ def merge_poses(predicted: Pose, estimated: Pose, rule: str, agree: float,
             raise ValueError("merge_poses: heatmap_average needs both poses' maps")
         return Pose(*heatmap_average(p.maps, p.scores, e.maps, e.scores, p.keypoints,
                                      e.keypoints, threshold))
-    take_pred = p.scores > e.scores
+    if rule == "learned":
+        if table is None:
+            raise ValueError("merge_poses: the learned rule needs a merge table")
+        take_pred = table.take_prediction(p.scores, e.scores)
+    else:
+        take_pred = p.scores > e.scores
     keypoints = np.where(take_pred[:, None], p.keypoints, e.keypoints)
-    if rule == "weighted":
+    if rule in ("weighted", "learned"):
         _, both = close_joints(p, e, agree, threshold)
         w = p.scores / np.maximum(p.scores + e.scores, 1e-9)
         mean = w[:, None] * p.keypoints + (1 - w[:, None]) * e.keypoints
@@ -277,19 +289,32 @@ class OnlineTracker:
       config: thresholds.
       predictor: the pose-dynamics predictor, or None for the baseline.
       bounds: the learned pose bounds (`config.plausibility` needs them).
+      merge_table: the run's merge table (`config.merge == "learned"` with a predictor
+        needs it).
+      on_pair: called as `on_pair(frame_index, prediction, estimate)` with every matched pair
+        of a prediction and an estimate, before they merge (`merge_fit` records them).
 
     Raises:
-      ConfigError: `config.plausibility` without bounds.
+      ConfigError: `config.plausibility` without bounds, or the learned merge with a predictor
+        but without a table.
     """
 
     def __init__(self, estimator: PoseEstimator, config: TrackerConfig,
-                 predictor: PosePredictor | None = None, bounds: PoseBounds | None = None):
+                 predictor: PosePredictor | None = None, bounds: PoseBounds | None = None,
+                 merge_table: MergeTable | None = None,
+                 on_pair: Callable[[int, Pose, Pose], None] | None = None):
         if config.plausibility and bounds is None:
             raise ConfigError("tracker.plausibility needs pose bounds: the run folder's "
                               f"{POSE_BOUNDS}, which GNN training writes (or set "
                               "tracker.plausibility False)")
+        if config.merge == "learned" and predictor is not None and merge_table is None:
+            raise ConfigError(f"tracker.merge 'learned' needs a merge table: the run folder's "
+                              f"{MERGE_TABLE}; fit one with `python -m gnnpose_jax.fit_merge "
+                              "--workdir RUN --data DIR --split tune` (or set tracker.merge "
+                              "'weighted')")
         self.estimator, self.config, self.predictor = estimator, config, predictor
         self.bounds = bounds if config.plausibility else None
+        self.merge_table, self.on_pair = merge_table, on_pair
         self.tracks: list[Track] = []
         #: Ended tracks that may still be re-identified (`TrackerConfig.reid_frames`).
         self.pool = InactivePool(config.reid_frames)
@@ -442,8 +467,10 @@ class OnlineTracker:
         for ti, pose, di in pairs:
             track, prediction = active[ti], predictions[ti]
             if prediction is not None:
+                if self.on_pair is not None:
+                    self.on_pair(frame_index, prediction, pose)
                 pose = merge_poses(prediction, pose, cfg.merge, cfg.merge_agree,
-                                   cfg.joint_threshold, cfg.merge_min_agree)
+                                   cfg.joint_threshold, cfg.merge_min_agree, self.merge_table)
             pose = self._plausible(_bare(pose))
             track.history.append((frame_index, pose))
             track.misses, track.seen = 0, frame_index

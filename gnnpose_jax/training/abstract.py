@@ -85,7 +85,7 @@ def _gnn_batches(config: ml_collections.ConfigDict, b: int) -> tuple[dict, dict]
         frame_valid=np.ones((1, b, t), np.bool_),
         history=np.broadcast_to(history, (1, b, *history.shape)),
         box=np.broadcast_to(np.array([0.0, 0.0, 2.0, 2.0], np.float32), (1, b, 4)),
-        target=_zeros((1, b, k, 3), np.float32),
+        target=_zeros((1, b, k, 4), np.float32),
         frame_matrix=np.broadcast_to(identity, (1, b, 2, 3)))
     budget = graph_budget(spec, b)
     valid = np.ones((1, b), np.bool_)

@@ -17,7 +17,7 @@ Batch contracts (one device's share; N examples, K joints, F = n + 1 crops per G
 - GNN train: `crops` (N, F, H, W, 3) float32 normalised and `graphs`, a padded
   `jraph.GraphsTuple` of N real graphs (`graphs.batch_graphs`).
 - GNN eval: the same plus `grid_to_image` (N, 2, 3) candidate grid -> image (or window frame),
-  `gt` (N, K, 3) [x, y, annotated] in that frame and `mask` (N,).
+  `gt` (N, K, 4) [x, y, annotated, visible] in that frame and `mask` (N,).
 - Detector (train and eval): `image` (N, H, W, 3) float32 BGR 0..255 letterboxed, `boxes`
   (N, G, 4) cx, cy, w, h input pixels, `classes` (N, G) int32, `box_mask` (N, G) bool and
   `mask` (N,) bool (False for padding examples, whose boxes are masked too).
@@ -183,7 +183,9 @@ def gnn_eval_step(state: TrainState, batch: Batch, grid: CandidateGrid, decode_r
 
     Returns:
       `loss_sum`, `loss_count`, `candidate_correct`, `candidate_count` (foreground candidates
-      whose argmax class is their target), `pckh_correct`, `pckh_count`, summed over devices.
+      whose argmax class is their target) and the correct and counted joints of PCKh@0.5 over
+      all annotated joints (`pckh_*`), the visible ones (`pckh_visible_*`) and the hidden ones
+      (`pckh_hidden_*`), as `hrnet_eval_step`, summed over devices.
     """
     graphs = batch["graphs"]
     logits = state.apply_fn({"params": state.params}, graphs,
@@ -195,12 +197,15 @@ def gnn_eval_step(state: TrainState, batch: Batch, grid: CandidateGrid, decode_r
     poses = decode_poses(logits, graphs, batch["grid_to_image"], grid, radius=decode_radius)
     gt = batch["gt"]
     present = (gt[..., 2] > 0) & batch["mask"][:, None]
-    correct, count = pckh_counts(poses[..., :2], gt[..., :2], present, head_sizes(gt))
-    return jax.lax.psum({
-        "loss_sum": loss_sum, "loss_count": loss_count,
-        "candidate_correct": jnp.sum(hit).astype(jnp.float32),
-        "candidate_count": jnp.sum(foreground).astype(jnp.float32),
-        "pckh_correct": correct, "pckh_count": count}, AXIS)
+    visible = present & (gt[..., 3] > 0)
+    sums = {"loss_sum": loss_sum, "loss_count": loss_count,
+            "candidate_correct": jnp.sum(hit).astype(jnp.float32),
+            "candidate_count": jnp.sum(foreground).astype(jnp.float32)}
+    for name, scored in (("pckh", present), ("pckh_visible", visible),
+                         ("pckh_hidden", present & ~visible)):
+        sums[f"{name}_correct"], sums[f"{name}_count"] = pckh_counts(
+            poses[..., :2], gt[..., :2], scored, head_sizes(gt))
+    return jax.lax.psum(sums, AXIS)
 
 
 def detector_train_step(state: TrainState, batch: Batch, rng: jax.Array, l1_from_step: int = 0

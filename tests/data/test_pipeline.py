@@ -90,7 +90,7 @@ def test_batches_are_shaped_for_pmap(source):
     assert batch.weights.shape == (2, 3, 17) and batch.matrix.shape == (2, 3, 2, 3)
     window = _batches(_window_loader(source, WINDOW, config), 1)[0]
     assert window.crops.shape == (2, 3, 4, 32, 24, 3)
-    assert window.history.shape == (2, 3, 3, 17, 3) and window.target.shape == (2, 3, 17, 3)
+    assert window.history.shape == (2, 3, 3, 17, 3) and window.target.shape == (2, 3, 17, 4)
     assert window.frame_valid[:, :, 0].all()
 
 

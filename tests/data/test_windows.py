@@ -66,7 +66,27 @@ def test_unaugmented_window_uses_the_inference_crop():
     present = poses[1][:, 2] > 0
     np.testing.assert_allclose(window.history[0][present], poses[1][present], atol=1e-5)
     assert not window.history[1].any()
-    np.testing.assert_allclose(window.target, poses[0], atol=1e-5)
+    np.testing.assert_allclose(window.target[:, :3], poses[0], atol=1e-5)
+    np.testing.assert_array_equal(window.target[:, 3], poses[0][:, 2] > 0)
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_window_target_keeps_each_joints_visibility(flip):
+    rng = np.random.default_rng(14)
+    images, poses = _track(rng)
+    gt = poses[0].copy()
+    gt[[5, 8, 11], 2] = 0.0  # annotated but hidden: a position, visibility flag 0
+    gt[6] = 0.0  # not annotated
+    gt[9, 2] = 2.0  # PoseTrack-style flag 2: visible
+    poses[0] = gt
+    config = WindowConfig(input_hw=INPUT_HW, flip_prob=float(flip))
+    window = make_window(images, poses, np.random.default_rng(0), config)
+    annotated = np.any(gt != 0.0, axis=1)
+    visible = annotated & (gt[:, 2] > 0)
+    order = FLIP_PERMUTATION if flip else np.arange(NUM_JOINTS)
+    np.testing.assert_array_equal(window.target[:, 2], annotated[order])
+    np.testing.assert_array_equal(window.target[:, 3], visible[order])
+    assert window.target[:, 3].sum() == NUM_JOINTS - 2 - 4  # ears, slot 6, three hidden
 
 
 def test_augmented_window_joints_land_on_their_pixels():

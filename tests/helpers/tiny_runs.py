@@ -14,6 +14,7 @@ from gnnpose_jax.models import hrnet
 from gnnpose_jax.models.gnn import GnnConfig, GnnPose
 from gnnpose_jax.models.run_folder import export_gnn
 from gnnpose_jax.models.yolox import YoloxConfig
+from gnnpose_jax.tracking.merge_table import MERGE_TABLE, MergeTable
 from gnnpose_jax.tracking.plausibility import POSE_BOUNDS, PoseBounds
 from tests.helpers.walkers import walker_poses
 
@@ -26,8 +27,8 @@ HRNET_PTH = "pose_hrnet_tiny_64x64.pth"  # the model zoo's naming: the crop size
 
 
 def build_world_and_workdir(base: Path) -> tuple[Path, Path]:
-    """A 2-video, 6-frame val world in `base/world`, and in `base/run` random tiny exports and
-    pose bounds."""
+    """A 2-video, 6-frame val world in `base/world`, and in `base/run` random tiny exports,
+    pose bounds and a merge table."""
     world = base / "world"
     synthetic.generate_world(world, seed=1, num_videos=2, split="val", num_frames=6,
                              image_hw=(96, 128))
@@ -45,6 +46,10 @@ def build_world_and_workdir(base: Path) -> tuple[Path, Path]:
     export_gnn(workdir / "gnn", config, params, str(workdir / "hrnet"), INPUT_HW)
     # The pose bounds GNN training writes beside its export, here fitted on synthetic walkers.
     PoseBounds.fit(*walker_poses(0, 20, frames=10)).save(workdir / POSE_BOUNDS)
+    # The merge table `python -m gnnpose_jax.fit_merge` writes there, here of random pairs.
+    rng = np.random.default_rng(2)
+    scores, right = rng.random((4, 200, 17)), rng.random((3, 200, 17)) > 0.5
+    MergeTable.fit(*scores[:2], *right[:2], scores[2] > 0.2, right[2]).save(workdir / MERGE_TABLE)
     return world, workdir
 
 
