@@ -63,7 +63,6 @@ class MergeTable:
       min_pairs: a cell with fewer pairs (both visibility states together) does not decide.
     """
 
-
     edges: np.ndarray
     pairs: np.ndarray
     estimate_right: np.ndarray
