@@ -15,6 +15,9 @@ worlds. Every row tracks with the demo's boxes and the tracker settings of
   already trained), merged by the `weighted` rule (its own merge table is not fitted);
 - part 4, the learned merge (`merge = "learned"`; off: `weighted`).
 
+Two oracle rows track the GT people's own boxes instead, a bound on what better boxes could
+give.
+
 Figures per row: total AP and MOTA (`evaluation.evaluate`), id switches per GT person and per
 joint, the share of emitted poses spanning two people and PCKh@0.5 on hidden GT joints
 (`evaluation.track_stats`, as `track_report.py`). Writes its table into docs/results.md.
@@ -49,16 +52,19 @@ def off(*parts: int) -> dict:
     return {k: v for p in parts for k, v in OFF[p].items()}
 
 
-#: (row name, GNN workdir: "demo" or the part-3 variant, use the GNN, tracker overrides).
+#: (row name, GNN workdir: "demo" or the part-3 variant, use the GNN, tracker overrides, boxes:
+#: None for the run's, "gt" for the oracle).
 ROWS = (
-    ("baseline (no GNN), parts 1 and 2 on", "demo", False, {}),
-    ("GNN, no part (before issue 21)", "demo", True, off(1, 2, 4)),
-    ("GNN, part 1 alone", "demo", True, off(2, 4)),
-    ("GNN, part 2 alone", "demo", True, off(1, 4)),
-    ("GNN, part 4 alone", "demo", True, off(1, 2)),
-    ("GNN, parts 1 + 2", "demo", True, off(4)),
-    ("GNN, parts 1 + 2 + 3 (GNN retrained on detection crops)", "variant", True, off(4)),
-    ("GNN, parts 1 + 2 + 4 (the demo)", "demo", True, {}),
+    ("baseline (no GNN), parts 1 and 2 on", "demo", False, {}, None),
+    ("GNN, no part (before issue 21)", "demo", True, off(1, 2, 4), None),
+    ("GNN, part 1 alone", "demo", True, off(2, 4), None),
+    ("GNN, part 2 alone", "demo", True, off(1, 4), None),
+    ("GNN, part 4 alone", "demo", True, off(1, 2), None),
+    ("GNN, parts 1 + 2", "demo", True, off(4), None),
+    ("GNN, parts 1 + 2 + 3 (GNN retrained on detection crops)", "variant", True, off(4), None),
+    ("GNN, parts 1 + 2 + 4 (the demo)", "demo", True, {}, None),
+    ("oracle: baseline on the GT boxes", "demo", False, {}, "gt"),
+    ("oracle: GNN, parts 1 + 2 + 4, on the GT boxes", "demo", True, {}, "gt"),
 )
 
 
@@ -121,9 +127,9 @@ def main() -> None:
                 "variant": ablate.train_variant(demo, *DETECTION_CROPS)}
     worlds = (demo_runs.world(demo), demo_runs.heldout_world(demo))
     rows = []
-    for name, which, use_gnn, overrides in ROWS:
-        rows.append((name, *(track_row(workdirs[which], demo, w, use_gnn, overrides, args.boxes)
-                             for w in worlds)))
+    for name, which, use_gnn, overrides, boxes in ROWS:
+        rows.append((name, *(track_row(workdirs[which], demo, w, use_gnn, overrides,
+                                       boxes or args.boxes) for w in worlds)))
         print(table(rows[-1:]).splitlines()[-1], flush=True)
     text = table(rows)
     minutes = (time.perf_counter() - t0) / 60

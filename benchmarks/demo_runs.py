@@ -21,9 +21,10 @@ from gnnpose_jax.data.folders import DEFAULT_WORLD_DIR  # noqa: E402
 from gnnpose_jax.demo import HELDOUT_DIR  # noqa: E402
 from gnnpose_jax.models.run_folder import CONFIG_JSON, YOLOX_EXPORT  # noqa: E402
 
-#: Person boxes: the learned detector's, the world's simulated detections, or those thinned at
-#: random to the learned detector's recall (its false positives kept).
-BOXES = ("detector", "simulated", "simulated_at_detector_recall")
+#: Person boxes: the learned detector's, the world's simulated detections, those thinned at
+#: random to the learned detector's recall (its false positives kept), or the GT people's own
+#: boxes (an oracle).
+BOXES = ("detector", "simulated", "simulated_at_detector_recall", "gt")
 #: IoU at which a box finds a GT person, for recall.
 RECALL_IOU = 0.5
 
@@ -49,11 +50,13 @@ def models(workdir: Path, use_gnn: bool):
 @functools.cache
 def split_and_boxes(data: Path, split: str, boxes: str, demo: Path):
     """A split's sequences and its person boxes per frame (the learned detector's, found once
-    per frame and reused, or the world's simulated detections)."""
+    per frame and reused, the world's simulated detections, or the GT boxes)."""
     from gnnpose_jax.tracking.boxes import box_source
     from gnnpose_jax.tracking.split import read_split, split_detections
 
     sequences = read_split(data, split)
+    if boxes == "gt":
+        return sequences, box_source("gt", sequences)
     if boxes == "simulated":
         return sequences, box_source("detections", sequences,
                                      detections=split_detections(data, split))
