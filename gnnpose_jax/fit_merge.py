@@ -11,7 +11,9 @@ a GNN prediction and an HRNet estimate, assigns each to the GT person it covers 
 joint and per pair of score bins, how often each source was right (docs/method.md, "The learned
 merge"). The table is written to GNN_RUN/merge_table.json, where the tracker finds it:
 `tracker.merge = "learned"` then takes, per joint, the source right more often. Fit it on a split
-you do not report on (the demo uses tune). Bad input ends with one line and exit status 2.
+you do not report on (the demo uses tune), with the boxes you will track with: which source is
+right depends on how well the boxes place HRNet's crops (docs/results.md). Bad input ends with
+one line and exit status 2.
 """
 
 from __future__ import annotations
