@@ -29,6 +29,13 @@ Three cases, each timed after a warm-up pass that compiles everything:
     .venv/bin/python benchmarks/bench_track.py --detector --yolox nano --width 8 --passes 1  # smoke
     .venv/bin/python benchmarks/bench_track.py --workdir runs/demo/gnn \
         --data runs/demo/hrnet/synthetic_world
+    .venv/bin/python benchmarks/bench_track.py --workdir runs/demo/gnn \
+        --data runs/demo/synthetic_world --yolox-export runs/demo/yolox/yolox \
+        --also runs/demo/ablate/detection_crops --tracker merge='"weighted"'
+
+The last one times the demo's trackers as the demo runs them (the learned detector's boxes,
+found in every pass) beside the GNN trained on detection crops (`benchmarks/ablate_tracks.py`
+trains it), all with the `weighted` merge (that GNN has no merge table of its own).
 """
 
 from __future__ import annotations
@@ -149,23 +156,33 @@ def time_track_command(clip: Path, yolox_pth: Path, hrnet_pth: Path | None,
     return dict(totals)
 
 
-def time_split(workdir: Path, data: Path, split: str, use_gnn: bool) -> dict:
-    """Frames/s and seconds per stage over a split, after a warm-up pass over all of it."""
+def time_split(workdir: Path, data: Path, split: str, use_gnn: bool,
+               overrides: dict | None = None, detector: Path | None = None) -> dict:
+    """Frames/s and seconds per stage over a split, after a warm-up pass over all of it: the
+    split's own detections, or with `detector` (a YOLOX export) the boxes it finds in every
+    pass (the boxes stage is then timed too); the workdir's tracker settings plus
+    `overrides`."""
+    from gnnpose_jax.models.run_folder import read_run_config
     from gnnpose_jax.tracking.boxes import box_source
-    from gnnpose_jax.tracking.config import tracker_config_for
+    from gnnpose_jax.tracking.config import tracker_config
     from gnnpose_jax.tracking.networks import load_networks
     from gnnpose_jax.tracking.split import read_split, split_detections, track_split
 
     networks = load_networks(workdir, use_gnn=use_gnn)
-    config = tracker_config_for(workdir, networks.gnn_spec)
+    stored = (read_run_config(workdir, "") or {}).get("tracker")
+    config = tracker_config(stored, networks.gnn_spec, **(overrides or {}))
     sequences = read_split(data, split)
-    boxes = box_source("detections", sequences, detections=split_detections(data, split))
+    if detector is not None:
+        boxes = box_source("detector", sequences, detector=detector)
+    else:
+        boxes = box_source("detections", sequences, detections=split_detections(data, split))
     track_split(networks, config, data, sequences, boxes, use_gnn, desc="warm-up")
     counts = networks.estimator.counts.copy()
     _, stats = track_split(networks, config, data, sequences, boxes, use_gnn,
                            desc="gnn" if use_gnn else "baseline")
     return {"frames": stats["frames"], "seconds": stats["seconds"],
-            **{k[len("seconds_"):]: v for k, v in stats.items() if k.startswith("seconds_")},
+            **{k[len("seconds_"):]: v for k, v in stats.items()
+               if k.startswith("seconds_") and (detector is not None or k != "seconds_boxes")},
             **{f"hrnet_{k}": v for k, v in (networks.estimator.counts - counts).items()}}
 
 
@@ -207,6 +224,13 @@ def main() -> None:
                         help="the YOLOX variant for --detector")
     parser.add_argument("--detector-box", type=float, default=2.0,
                         help="the random YOLOX's box size, a fraction of its letterbox")
+    parser.add_argument("--yolox-export", type=Path,
+                        help="with --workdir: boxes found by this YOLOX export in every pass "
+                             "(e.g. runs/demo/yolox/yolox), timed too")
+    parser.add_argument("--also", type=Path, action="append", default=[],
+                        help="with --workdir: another GNN workdir timed in the same run")
+    parser.add_argument("--tracker", action="append", default=[], metavar="KEY=VALUE",
+                        help="with --workdir: a tracker setting for every run (JSON value)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     if args.detector:
@@ -226,12 +250,21 @@ def main() -> None:
     if args.workdir is not None:
         if args.data is None:
             parser.error("--workdir needs --data")
+        overrides = {}
+        for item in args.tracker:
+            key, _, value = item.partition("=")
+            overrides[key] = json.loads(value)
+        runs = [("baseline", args.workdir, False)] + [
+            (f"gnn ({w.name})" if args.also else "gnn", w, True)
+            for w in [args.workdir, *args.also]]
         fps = {}
-        for use_gnn in (False, True):
-            stats = time_split(args.workdir, args.data, args.split, use_gnn)
-            fps[use_gnn] = stats["frames"] / stats["seconds"]
-            print(report("gnn" if use_gnn else "baseline", stats), flush=True)
-        print(f"gnn / baseline frames/s: {fps[True] / fps[False]:.2f}")
+        for name, workdir, use_gnn in runs:
+            stats = time_split(workdir, args.data, args.split, use_gnn, overrides,
+                               args.yolox_export)
+            fps[name] = stats["frames"] / stats["seconds"]
+            print(report(name, stats, wall=args.yolox_export is not None), flush=True)
+        for name in list(fps)[1:]:
+            print(f"{name} / baseline frames/s: {fps[name] / fps['baseline']:.2f}")
         return
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
