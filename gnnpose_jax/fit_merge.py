@@ -61,7 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def check_args(args: argparse.Namespace) -> None:
-    """Refuses flags that cannot run and an unwritable table, before any work."""
+    """Refuses flags that cannot run, a run without a GNN and an unwritable table, before any
+    work."""
+    from gnnpose_jax.models.run_folder import GNN_EXPORT  # imports JAX: not for --help
+
     if (args.boxes == "detector") != (args.detector is not None):
         raise ConfigError("--boxes detector and --detector CKPT go together")
     if args.detector is None and (args.conf is not None or args.nms is not None):
@@ -72,6 +75,10 @@ def check_args(args: argparse.Namespace) -> None:
         raise ConfigError(f"--min-pairs {args.min_pairs}: expected a whole number >= 1")
     if not 0.0 <= args.min_oks <= 1.0:
         raise ConfigError(f"--min-oks {args.min_oks}: expected a number in [0, 1]")
+    if not (args.workdir / GNN_EXPORT).is_dir():
+        raise ConfigError(f"--workdir {args.workdir}: no GNN export ({GNN_EXPORT}/); the merge "
+                          f"table belongs to a GNN training run (`gnnpose-train` with a GNN "
+                          f"config)")
     check_writable(args.workdir / MERGE_TABLE, "--workdir")
 
 

@@ -58,7 +58,7 @@ def test_bad_input_is_one_line(world_and_workdir, tmp_path):
     _one_line_error(_run("--workdir", workdir, "--data", world, "--split", "nosuch",
                          "--boxes", "gt"), "annotations")
     _one_line_error(_run("--workdir", tmp_path, "--data", world, "--split", "val", "--boxes",
-                         "gt"), "GNN")
+                         "gt"), "no GNN export", "GNN training run")
     _one_line_error(_run("--workdir", workdir, "--data", world, "--min-pairs", "0"),
                     "--min-pairs")
     assert "--workdir GNN_RUN" in _run("--help").stdout
