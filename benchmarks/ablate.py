@@ -30,7 +30,6 @@ a test.
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import subprocess
 import sys
@@ -95,22 +94,13 @@ def heldout_rows(full: Path, history_gt: Path | None, demo: Path, base: dict, bo
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--demo", type=Path, default=Path("runs/demo"),
-                        help="a finished demo workdir (synthetic_world/, yolox/, hrnet/, gnn/)")
-    parser.add_argument("--out", type=Path, default=Path("docs/results.md"),
-                        help="write the Markdown tables here")
+    parser = demo_runs.demo_parser(__doc__)
     parser.add_argument("--only", default="",
                         help="comma-separated variants (default: all; 'none': no retraining)")
-    parser.add_argument("--boxes", choices=demo_runs.BOXES, default="detector",
-                        help="the learned detector's boxes (default) or simulated detections")
     args = parser.parse_args()
-    demo = args.demo.absolute()
+    demo = demo_runs.finished_demo(args.demo)
     data = demo_runs.world(demo)
     full = demo / "gnn"
-    if not (full / "gnn").is_dir():
-        sys.exit(f"{full}: no GNN export; run `python -m gnnpose_jax.demo --workdir {args.demo}`")
     chosen = [v for v in args.only.split(",") if v and v != "none"]
     chosen = chosen if chosen or args.only == "none" else list(VARIANTS)
     unknown = sorted(set(chosen) - set(VARIANTS))

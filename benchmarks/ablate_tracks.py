@@ -29,10 +29,8 @@ A benchmark, not a test: about 20 minutes on 2 cores (the part-3 GNN's training 
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -109,19 +107,8 @@ def table(rows: list[tuple[str, dict, dict]]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--demo", type=Path, default=Path("runs/demo"),
-                        help="a finished demo workdir (synthetic_world/, yolox/, hrnet/, gnn/)")
-    parser.add_argument("--out", type=Path, default=Path("docs/results.md"),
-                        help="write the Markdown table here")
-    parser.add_argument("--boxes", choices=demo_runs.BOXES, default="detector",
-                        help="the learned detector's boxes (default) or simulated detections")
-    args = parser.parse_args()
-    demo = args.demo.absolute()
-    if not (demo / "gnn" / "gnn").is_dir():
-        sys.exit(f"{demo / 'gnn'}: no GNN export; run `python -m gnnpose_jax.demo --workdir "
-                 f"{args.demo}`")
+    args = demo_runs.demo_parser(__doc__).parse_args()
+    demo = demo_runs.finished_demo(args.demo)
     t0 = time.perf_counter()
     workdirs = {"demo": demo / "gnn",
                 "variant": ablate.train_variant(demo, *DETECTION_CROPS)}

@@ -9,6 +9,7 @@ Networks, sequences and each frame's boxes are loaded or computed once per proce
 
 from __future__ import annotations
 
+import argparse
 import functools
 import json
 import sys
@@ -27,6 +28,28 @@ from gnnpose_jax.models.run_folder import CONFIG_JSON, YOLOX_EXPORT  # noqa: E40
 BOXES = ("detector", "simulated", "simulated_at_detector_recall", "gt")
 #: IoU at which a box finds a GT person, for recall.
 RECALL_IOU = 0.5
+
+
+def demo_parser(description: str) -> argparse.ArgumentParser:
+    """The flags of every script on a finished demo: --demo, --out and --boxes."""
+    parser = argparse.ArgumentParser(description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--demo", type=Path, default=Path("runs/demo"),
+                        help="a finished demo workdir (synthetic_world/, yolox/, hrnet/, gnn/)")
+    parser.add_argument("--out", type=Path, default=Path("docs/results.md"),
+                        help="write the Markdown tables here")
+    parser.add_argument("--boxes", choices=BOXES, default="detector",
+                        help="the learned detector's boxes (default), the world's simulated "
+                             "detections (also thinned to the detector's recall) or GT boxes")
+    return parser
+
+
+def finished_demo(demo: Path) -> Path:
+    """The demo folder, absolute; exits with one line when it holds no GNN export."""
+    if not (demo / "gnn" / "gnn").is_dir():
+        sys.exit(f"{demo / 'gnn'}: no GNN export; run `python -m gnnpose_jax.demo --workdir "
+                 f"{demo}` first")
+    return demo.absolute()
 
 
 def world(demo: Path) -> Path:

@@ -18,11 +18,9 @@ A benchmark, not a test: about 6 minutes on 2 cores.
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import time
-from pathlib import Path
 
 import demo_runs
 
@@ -74,18 +72,11 @@ def descend(run, start: dict, keys: tuple[str, ...], passes: int, label: str
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--demo", type=Path, default=Path("runs/demo"))
-    parser.add_argument("--boxes", choices=demo_runs.BOXES, default="detector")
-    parser.add_argument("--passes", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=Path("docs/results.md"))
+    parser = demo_runs.demo_parser(__doc__)
+    parser.add_argument("--passes", type=int, default=1, help="rounds of coordinate descent")
     args = parser.parse_args()
-    demo = args.demo.absolute()
+    demo = demo_runs.finished_demo(args.demo)
     gnn = demo / "gnn"
-    if not (gnn / "gnn").is_dir():
-        raise SystemExit(f"{gnn}: no GNN export; run `python -m gnnpose_jax.demo "
-                         f"--workdir {args.demo}` first")
     data = demo_runs.world(demo)
     stored = json.loads((gnn / demo_runs.CONFIG_JSON).read_text()).get("tracker", {})
     start = {k: stored[k] for k in GRID if k in stored}
