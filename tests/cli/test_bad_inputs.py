@@ -19,6 +19,7 @@ import pytest
 
 from gnnpose_jax.data import posetrack
 from gnnpose_jax.tracking.tracker import OnlineTracker, TrackerConfig
+from tests.helpers.cli_errors import assert_one_error_line
 from tests.helpers.poseval_people import person, sequence
 from tests.helpers.tiny_runs import build_world_and_workdir
 
@@ -367,12 +368,7 @@ def test_bad_input_is_one_error_line_and_writes_nothing(argv, setup, needles, ct
     watched = (ctx.tmp, ctx.workdir, ctx.world)
     before = _snapshot(*watched)
     result = _run([arg.format(**fields) for arg in argv])
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr, result.stderr
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, result.stderr
-    for needle in needles:
-        assert needle in errors[0], errors[0]
+    assert_one_error_line(result, *needles)
     assert _snapshot(*watched) == before
 
 

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from gnnpose_jax.tracking.merge_table import MERGE_TABLE, MergeTable
+from tests.helpers.cli_errors import assert_one_error_line
 from tests.helpers.tiny_runs import build_world_and_workdir
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run(*args):
@@ -43,22 +44,14 @@ def test_fits_and_writes_the_table_the_tracker_reads(world_and_workdir, tmp_path
     assert "tracking (fitting the merge table)" in result.stderr  # the progress bar
 
 
-def _one_line_error(result, *needles):
-    assert result.returncode == 2, result.stdout + result.stderr
-    lines = [line for line in result.stderr.strip().splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, result.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-
-
 def test_bad_input_is_one_line(world_and_workdir, tmp_path):
     world, workdir = world_and_workdir
-    _one_line_error(_run("--workdir", workdir, "--data", world, "--split", "val", "--boxes",
+    assert_one_error_line(_run("--workdir", workdir, "--data", world, "--split", "val", "--boxes",
                          "detector"), "--detector")
-    _one_line_error(_run("--workdir", workdir, "--data", world, "--split", "nosuch",
+    assert_one_error_line(_run("--workdir", workdir, "--data", world, "--split", "nosuch",
                          "--boxes", "gt"), "annotations")
-    _one_line_error(_run("--workdir", tmp_path, "--data", world, "--split", "val", "--boxes",
+    assert_one_error_line(_run("--workdir", tmp_path, "--data", world, "--split", "val", "--boxes",
                          "gt"), "no GNN export", "GNN training run")
-    _one_line_error(_run("--workdir", workdir, "--data", world, "--min-pairs", "0"),
+    assert_one_error_line(_run("--workdir", workdir, "--data", world, "--min-pairs", "0"),
                     "--min-pairs")
     assert "--workdir GNN_RUN" in _run("--help").stdout

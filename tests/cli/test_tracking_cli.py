@@ -12,6 +12,7 @@ import pytest
 
 from gnnpose_jax.data import posetrack
 from gnnpose_jax.evaluation import evaluate, to_json
+from tests.helpers.cli_errors import assert_one_error_line
 from tests.helpers.tiny_runs import build_world_and_workdir, frame_detections
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,14 +26,6 @@ def world_and_workdir(tmp_path_factory):
 def _run(*args):
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=ROOT,
                           timeout=300)
-
-
-def _one_line_error(result, *needles):
-    assert result.returncode == 2, result.stdout + result.stderr
-    lines = [line for line in result.stderr.strip().splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, result.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 def test_evaluate_tracker_mode_compares_baseline(world_and_workdir, tmp_path):
@@ -110,24 +103,24 @@ def test_track_cli_bad_input(world_and_workdir, tmp_path):
 
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"not a video")
-    _one_line_error(_run("-m", "gnnpose_jax.track", str(broken), "--workdir", str(workdir),
+    assert_one_error_line(_run("-m", "gnnpose_jax.track", str(broken), "--workdir", str(workdir),
                          "--detections", str(dets), "--output", str(out)), "broken.mp4")
 
     mixed = tmp_path / "mixed"
     mixed.mkdir()
     cv2.imwrite(str(mixed / "000000.jpg"), np.zeros((96, 128, 3), np.uint8))
     cv2.imwrite(str(mixed / "000001.jpg"), np.zeros((64, 128, 3), np.uint8))
-    _one_line_error(_run("-m", "gnnpose_jax.track", str(mixed), "--workdir", str(workdir),
+    assert_one_error_line(_run("-m", "gnnpose_jax.track", str(mixed), "--workdir", str(workdir),
                          "--detections", str(dets), "--output", str(out),
                          "--render", str(tmp_path / "r.mp4")), "000001.jpg", "differs")
     assert not (tmp_path / "r.mp4").exists()
 
     other = tmp_path / "other.json"
     posetrack.write_detections({"elsewhere.jpg": np.array([[0, 0, 5, 5, 0.9]])}, other)
-    _one_line_error(_run("-m", "gnnpose_jax.track", str(frames), "--workdir", str(workdir),
+    assert_one_error_line(_run("-m", "gnnpose_jax.track", str(frames), "--workdir", str(workdir),
                          "--detections", str(other), "--output", str(out)),
                     "no detection belongs to these frames")
 
-    _one_line_error(_run("-m", "gnnpose_jax.track", str(frames), "--workdir", str(tmp_path),
+    assert_one_error_line(_run("-m", "gnnpose_jax.track", str(frames), "--workdir", str(tmp_path),
                          "--detections", str(dets), "--output", str(out)), "no GNN export")
     assert not out.exists()
