@@ -11,7 +11,7 @@ from gnnpose_jax.tracking.merge_table import MERGE_TABLE, MergeTable
 from tests.helpers.cli_errors import assert_one_error_line
 from tests.helpers.tiny_runs import build_world_and_workdir
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run(*args):
