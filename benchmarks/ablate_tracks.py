@@ -30,7 +30,6 @@ A benchmark, not a test: about 20 minutes on 2 cores (the part-3 GNN's training 
 from __future__ import annotations
 
 import datetime
-import json
 import time
 from pathlib import Path
 
@@ -68,19 +67,13 @@ ROWS = (
 
 def track_row(workdir: Path, demo: Path, data: Path, use_gnn: bool, overrides: dict,
               boxes: str) -> dict:
-    """Tracks a world's val split; AP, MOTA and the track report's totals."""
+    """Tracks a world's val split (`demo_runs.track`); AP, MOTA and the track report's
+    totals."""
     from gnnpose_jax.evaluation import evaluate
     from gnnpose_jax.evaluation.track_stats import track_report
-    from gnnpose_jax.models.run_folder import CONFIG_JSON
-    from gnnpose_jax.tracking.config import tracker_config
-    from gnnpose_jax.tracking.split import track_split
 
-    stored = json.loads((workdir / CONFIG_JSON).read_text())
-    nets = demo_runs.models(workdir, use_gnn)
-    config = tracker_config(stored.get("tracker"), nets.gnn_spec, **overrides)
-    sequences, frame_boxes = demo_runs.split_and_boxes(data, "val", boxes, demo)
-    predictions, _ = track_split(nets, config, data, sequences, frame_boxes, use_gnn,
-                                     desc=f"{workdir.name} {data.name}")
+    sequences, predictions = demo_runs.track(workdir, data, use_gnn, overrides, demo=demo,
+                                             boxes=boxes)
     result = evaluate(sequences, predictions)
     report = track_report(sequences, predictions)
     return {"ap": result["ap"]["total"], "mota": result["mota"]["total"],

@@ -144,10 +144,10 @@ def thinned_to_detector_recall(data: Path, split: str, demo: Path, seed: int = 0
     return lambda frame, image=None: thinned[frame.file_name]
 
 
-def score(workdir: Path, data: Path, use_gnn: bool, overrides: dict, *, demo: Path,
-          split: str = "val", boxes: str = "detector") -> dict:
-    """Tracks a split with a workdir's networks and settings (plus `overrides`); the totals."""
-    from gnnpose_jax.evaluation import evaluate
+def track(workdir: Path, data: Path, use_gnn: bool, overrides: dict, *, demo: Path,
+          split: str = "val", boxes: str = "detector") -> tuple[list, list]:
+    """Tracks a split with a workdir's networks and settings (plus `overrides`); the split's
+    sequences and the predictions."""
     from gnnpose_jax.tracking.config import tracker_config
     from gnnpose_jax.tracking.split import track_split
 
@@ -156,7 +156,17 @@ def score(workdir: Path, data: Path, use_gnn: bool, overrides: dict, *, demo: Pa
     config = tracker_config(stored.get("tracker"), nets.gnn_spec, **overrides)
     sequences, frame_boxes = split_and_boxes(data, split, boxes, demo)
     predictions, _ = track_split(nets, config, data, sequences, frame_boxes, use_gnn,
-                                 desc=f"{workdir.name} {split}")
+                                 desc=f"{workdir.name} {data.name} {split}")
+    return sequences, predictions
+
+
+def score(workdir: Path, data: Path, use_gnn: bool, overrides: dict, *, demo: Path,
+          split: str = "val", boxes: str = "detector") -> dict:
+    """Tracks a split as `track` does; the totals."""
+    from gnnpose_jax.evaluation import evaluate
+
+    sequences, predictions = track(workdir, data, use_gnn, overrides, demo=demo, split=split,
+                                   boxes=boxes)
     result = evaluate(sequences, predictions)
     return {"ap": result["ap"]["total"], "mota": result["mota"]["total"],
             "precision": result["mota"]["precision"], "recall": result["mota"]["recall"],
