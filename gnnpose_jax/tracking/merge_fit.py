@@ -24,7 +24,7 @@ from gnnpose_jax.evaluation.prepare import HEAD_SIZE_FACTOR
 from gnnpose_jax.tracking.boxes import BoxSource
 from gnnpose_jax.tracking.merge_table import DEFAULT_EDGES, MIN_PAIRS, MergeTable
 from gnnpose_jax.tracking.oks import oks_matrix, pose_box_area
-from gnnpose_jax.tracking.run import read_frames, track_sequence
+from gnnpose_jax.tracking.run import counted, read_frames, track_sequence
 from gnnpose_jax.tracking.tracker import OnlineTracker, Pose, TrackerConfig
 
 #: An estimate is assigned to a GT person only with at least this OKS.
@@ -113,7 +113,7 @@ def record_pairs(networks, config: TrackerConfig, root: Path, sequences: list[Se
 
         tracker = OnlineTracker(networks.estimator, config, networks.predictor(),
                                 networks.bounds, on_pair=on_pair)
-        track_sequence(tracker, sequence, _counted(read_frames(root, sequence), bar), boxes_for,
+        track_sequence(tracker, sequence, counted(read_frames(root, sequence), bar), boxes_for,
                        np.asarray(config.output_thresholds))
         for frame in sequence.frames:
             if frame.is_labeled:
@@ -122,9 +122,3 @@ def record_pairs(networks, config: TrackerConfig, root: Path, sequences: list[Se
     bar.close()
     return scored
 
-
-def _counted(images, bar):
-    """The images, moving the progress bar by one for each."""
-    for image in images:
-        yield image
-        bar.update(1)

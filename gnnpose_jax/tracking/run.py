@@ -127,3 +127,10 @@ def read_frames(root: Path, sequence: Sequence) -> Iterator[np.ndarray]:
     """The images of a sequence's frames, read lazily from `root / frame.file_name`."""
     for frame in sequence.frames:
         yield transforms.read_image_rgb(root / frame.file_name)
+
+
+def counted(images: Iterable[np.ndarray], bar) -> Iterator[np.ndarray]:
+    """The images, moving the progress bar `bar` by one for each."""
+    for image in images:
+        yield image
+        bar.update(1)

@@ -19,7 +19,7 @@ from gnnpose_jax.data import folders, posetrack
 from gnnpose_jax.data.types import Sequence
 from gnnpose_jax.errors import ConfigError, DataError
 from gnnpose_jax.tracking.boxes import BoxSource
-from gnnpose_jax.tracking.run import read_frames, track_frames, warn_dropped_boxes
+from gnnpose_jax.tracking.run import counted, read_frames, track_frames, warn_dropped_boxes
 from gnnpose_jax.tracking.tracker import TrackerConfig
 from gnnpose_jax.tracking.video import Renderer
 
@@ -68,7 +68,7 @@ def track_split(networks, config: TrackerConfig, root: Path, sequences: list[Seq
         renderer = (Renderer(render_dir / sequence.name, config.joint_threshold)
                     if render_dir is not None and i < render_limit else None)
         pred, stats = track_frames(networks, config, sequence,
-                                   _counted(read_frames(root, sequence), bar), boxes_for,
+                                   counted(read_frames(root, sequence), bar), boxes_for,
                                    use_gnn, renderer)
         predictions.append(pred)
         timings.update({k: v for k, v in stats.items() if k.startswith("seconds_")})
@@ -79,12 +79,6 @@ def track_split(networks, config: TrackerConfig, root: Path, sequences: list[Seq
     stats = {"frames": total, "seconds": elapsed, "fps": total / max(elapsed, 1e-9)}
     stats.update(timings)
     return predictions, stats
-
-
-def _counted(images, bar):
-    for image in images:
-        yield image
-        bar.update(1)
 
 
 def dataset_folder(data, workdir: str | Path, override: Path | None = None) -> Path:
